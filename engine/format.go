@@ -1,0 +1,421 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/bits-and-blooms/bloom/v3"
+)
+
+// Snapshot file layout (FORMAT.md has the byte tables):
+//
+//	header (64 bytes) | section table (24 bytes each) | sections (8-aligned) | trailer
+//	trailer = SHA-256 over everything before it (32) | Ed25519 signature (64)
+const (
+	snapMagic      = "HCXSNAP\x00"
+	FormatVersion  = 1
+	headerSize     = 64
+	sectionEntry   = 24
+	trailerSize    = 32 + ed25519.SignatureSize
+	maxSections    = 16
+	signatureLabel = "hcx snapshot signature v1\x00"
+)
+
+// Section tags.
+const (
+	secMeta   = 'M' | 'E'<<8 | 'T'<<16 | 'A'<<24
+	secKeys   = 'K' | 'E'<<8 | 'Y'<<16 | 'S'<<24
+	secSince  = 'S' | 'I'<<8 | 'N'<<16 | 'C'<<24
+	secOver   = 'O' | 'V'<<8 | 'E'<<16 | 'R'<<24
+	secBitmap = 'B' | 'M'<<8 | 'A'<<16 | 'P'<<24
+	secBloom  = 'B' | 'L'<<8 | 'O'<<16 | 'M'<<24
+)
+
+// Errors from opening a snapshot file. They are wrapped in a *FormatError
+// where an offset helps; test with errors.Is.
+var (
+	ErrBadMagic    = errors.New("not an hcx snapshot (bad magic)")
+	ErrVersion     = errors.New("unsupported snapshot format version")
+	ErrTruncated   = errors.New("snapshot truncated")
+	ErrChecksum    = errors.New("snapshot checksum mismatch")
+	ErrCorrupt     = errors.New("snapshot corrupt")
+	ErrKeyMismatch = errors.New("snapshot was built with another pseudonym key")
+	ErrSignature   = errors.New("snapshot signature invalid")
+	ErrUnsigned    = errors.New("snapshot is not signed")
+)
+
+// FormatError says where in the input a problem was found.
+type FormatError struct {
+	Offset int64
+	Reason string
+	Err    error // one of the sentinels above
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("%v at byte %d: %s", e.Err, e.Offset, e.Reason)
+}
+
+func (e *FormatError) Unwrap() error { return e.Err }
+
+func formatErr(err error, off int, format string, args ...any) error {
+	return &FormatError{Offset: int64(off), Reason: fmt.Sprintf(format, args...), Err: err}
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// MarshalBinary encodes the snapshot, unsigned (Sign adds the signature).
+func (s *Snapshot) MarshalBinary() ([]byte, error) {
+	type section struct {
+		tag  uint32
+		data []byte
+	}
+	secs := []section{
+		{secMeta, s.encodeMeta()},
+		{secKeys, encodeU64s(s.keys)},
+		{secSince, encodeU16s(s.since)},
+		{secOver, append(encodeU64s(s.overKey), encodeU16s(s.overSince)...)},
+	}
+	var bm bytes.Buffer
+	for _, b := range s.allBitmaps() {
+		var l [4]byte
+		binary.LittleEndian.PutUint32(l[:], uint32(b.GetSerializedSizeInBytes()))
+		bm.Write(l[:])
+		if _, err := b.WriteTo(&bm); err != nil {
+			return nil, err
+		}
+		for bm.Len()%8 != 0 {
+			bm.WriteByte(0)
+		}
+	}
+	secs = append(secs, section{secBitmap, bm.Bytes()})
+	if s.bloom != nil {
+		d := make([]byte, 16, 16+8*len(s.bloomBits))
+		binary.LittleEndian.PutUint64(d[0:], s.bloomM)
+		binary.LittleEndian.PutUint32(d[8:], uint32(s.bloomK))
+		if s.useBloom {
+			d[12] = 1
+		}
+		secs = append(secs, section{secBloom, append(d, encodeU64s(s.bloomBits)...)})
+	}
+
+	off := headerSize + sectionEntry*len(secs)
+	size := off
+	for _, sec := range secs {
+		size += pad8(len(sec.data))
+	}
+	size += trailerSize
+	out := make([]byte, size)
+	copy(out, snapMagic)
+	le := binary.LittleEndian
+	le.PutUint16(out[8:], FormatVersion)
+	le.PutUint16(out[10:], 0)
+	le.PutUint32(out[12:], uint32(len(secs)))
+	le.PutUint64(out[16:], uint64(size))
+	copy(out[24:40], s.info.Key[:])
+	le.PutUint64(out[40:], s.info.Version)
+	le.PutUint64(out[48:], uint64(s.info.Built.UnixNano()))
+	le.PutUint64(out[56:], uint64(len(s.keys)))
+	for i, sec := range secs {
+		e := out[headerSize+i*sectionEntry:]
+		le.PutUint32(e[0:], sec.tag)
+		le.PutUint32(e[4:], crc32.Checksum(sec.data, castagnoli))
+		le.PutUint64(e[8:], uint64(off))
+		le.PutUint64(e[16:], uint64(len(sec.data)))
+		copy(out[off:], sec.data)
+		off += pad8(len(sec.data))
+	}
+	sum := sha256.Sum256(out[:off])
+	copy(out[off:], sum[:])
+	return out, nil
+}
+
+// WriteTo writes the unsigned encoding to w.
+func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	b, err := s.MarshalBinary()
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// Sign signs an encoded snapshot in place with the publisher's key. The
+// signature covers the SHA-256 in the trailer, which covers everything else.
+func Sign(file []byte, priv ed25519.PrivateKey) error {
+	if len(file) < headerSize+trailerSize {
+		return ErrTruncated
+	}
+	t := len(file) - trailerSize
+	sig := ed25519.Sign(priv, signedMessage(file[t:t+32]))
+	copy(file[t+32:], sig)
+	return nil
+}
+
+func signedMessage(digest []byte) []byte {
+	return append([]byte(signatureLabel), digest...)
+}
+
+// OpenOptions are what opening a snapshot file needs. The zero value opens
+// with the zero key (tests only), DefaultCalendar, and no signature check.
+type OpenOptions struct {
+	Key      Key
+	Calendar *Calendar
+	// PublicKey, when set, requires a valid Ed25519 signature by it.
+	PublicKey ed25519.PublicKey
+}
+
+// OpenBytes verifies and decodes a snapshot file. Corrupt, truncated or
+// hostile input returns an error (never a panic); nothing is allocated
+// beyond a small multiple of len(b). The snapshot does not retain b.
+func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
+	if len(b) < len(snapMagic) || string(b[:len(snapMagic)]) != snapMagic {
+		return nil, formatErr(ErrBadMagic, 0, "want %q", snapMagic)
+	}
+	if len(b) < headerSize+trailerSize {
+		return nil, formatErr(ErrTruncated, len(b), "%d bytes, shorter than header and trailer", len(b))
+	}
+	le := binary.LittleEndian
+	if v := le.Uint16(b[8:]); v != FormatVersion {
+		return nil, formatErr(ErrVersion, 8, "version %d, this build reads %d", v, FormatVersion)
+	}
+	if size := le.Uint64(b[16:]); size != uint64(len(b)) {
+		err := ErrTruncated
+		if size < uint64(len(b)) {
+			err = ErrCorrupt
+		}
+		return nil, formatErr(err, 16, "header says %d bytes, have %d", size, len(b))
+	}
+	t := len(b) - trailerSize
+	if sum := sha256.Sum256(b[:t]); !bytes.Equal(sum[:], b[t:t+32]) {
+		return nil, formatErr(ErrChecksum, t, "SHA-256 over the file does not match")
+	}
+	if opts.PublicKey != nil {
+		sig := b[t+32:]
+		if allZero(sig) {
+			return nil, formatErr(ErrUnsigned, t+32, "no signature")
+		}
+		if len(opts.PublicKey) != ed25519.PublicKeySize || !ed25519.Verify(opts.PublicKey, signedMessage(b[t:t+32]), sig) {
+			return nil, formatErr(ErrSignature, t+32, "Ed25519 signature does not verify")
+		}
+	}
+	var fp Fingerprint
+	copy(fp[:], b[24:40])
+	if fp != opts.Key.Fingerprint() {
+		return nil, formatErr(ErrKeyMismatch, 24, "snapshot key %s, ours %s", fp, opts.Key.Fingerprint())
+	}
+	if opts.Calendar == nil {
+		opts.Calendar = DefaultCalendar
+	}
+	s := &Snapshot{key: opts.Key, cal: opts.Calendar}
+	s.info.Key = fp
+	s.info.Version = le.Uint64(b[40:])
+	s.info.Built = time.Unix(0, int64(le.Uint64(b[48:])))
+	n := le.Uint64(b[56:])
+
+	nsec := le.Uint32(b[12:])
+	if nsec > maxSections || headerSize+int(nsec)*sectionEntry > t {
+		return nil, formatErr(ErrCorrupt, 12, "%d sections", nsec)
+	}
+	secs := map[uint32][]byte{}
+	for i := range int(nsec) {
+		e := b[headerSize+i*sectionEntry:]
+		tag, crc, off, l := le.Uint32(e), le.Uint32(e[4:]), le.Uint64(e[8:]), le.Uint64(e[16:])
+		at := headerSize + i*sectionEntry
+		if off > uint64(t) || l > uint64(t)-off {
+			return nil, formatErr(ErrCorrupt, at, "section %d [%d+%d] outside the file", i, off, l)
+		}
+		data := b[off : off+l]
+		if crc32.Checksum(data, castagnoli) != crc {
+			return nil, formatErr(ErrChecksum, int(off), "section %q CRC-32C mismatch", tagName(tag))
+		}
+		if _, dup := secs[tag]; dup {
+			return nil, formatErr(ErrCorrupt, at, "section %q twice", tagName(tag))
+		}
+		secs[tag] = data
+	}
+	for _, tag := range []uint32{secMeta, secKeys, secSince, secOver, secBitmap} {
+		if _, ok := secs[tag]; !ok {
+			return nil, formatErr(ErrCorrupt, headerSize, "section %q missing", tagName(tag))
+		}
+	}
+	if err := s.decodeMeta(secs[secMeta]); err != nil {
+		return nil, err
+	}
+	if uint64(len(secs[secKeys])) != 8*n || uint64(len(secs[secSince])) != 2*n {
+		return nil, formatErr(ErrCorrupt, 56, "%d records but sections of %d and %d bytes", n, len(secs[secKeys]), len(secs[secSince]))
+	}
+	s.keys = decodeU64s(secs[secKeys])
+	for i := 1; i < len(s.keys); i++ {
+		if s.keys[i] <= s.keys[i-1] {
+			return nil, formatErr(ErrCorrupt, 0, "keys not sorted at record %d", i)
+		}
+	}
+	s.since = decodeU16s(secs[secSince])
+	if err := s.decodeOverflow(secs[secOver]); err != nil {
+		return nil, err
+	}
+	if err := s.decodeBitmaps(secs[secBitmap]); err != nil {
+		return nil, err
+	}
+	if d, ok := secs[secBloom]; ok {
+		if err := s.decodeBloom(d); err != nil {
+			return nil, err
+		}
+	}
+	s.index()
+	return s, nil
+}
+
+func (s *Snapshot) encodeMeta() []byte {
+	d := []byte{byte(len(s.info.Regions))}
+	for _, r := range s.info.Regions {
+		d = append(d, byte(len(r.Name)))
+		d = append(d, r.Name...)
+		d = binary.LittleEndian.AppendUint32(d, uint32(r.ListDate))
+	}
+	return d
+}
+
+func (s *Snapshot) decodeMeta(d []byte) error {
+	if len(d) < 1 || d[0] == 0 || int(d[0]) > MaxRegions {
+		return formatErr(ErrCorrupt, 0, "meta: bad region count")
+	}
+	n := int(d[0])
+	d = d[1:]
+	s.info.Regions = make([]RegionInfo, n)
+	for i := range n {
+		if len(d) < 1 || len(d) < 1+int(d[0])+4 {
+			return formatErr(ErrCorrupt, 0, "meta: region %d truncated", i)
+		}
+		name := string(d[1 : 1+d[0]])
+		if !ValidRegionName(name) {
+			return formatErr(ErrCorrupt, 0, "meta: bad region name %q", name)
+		}
+		d = d[1+len(name):]
+		s.info.Regions[i] = RegionInfo{Name: name, ListDate: Day(int32(binary.LittleEndian.Uint32(d)))}
+		d = d[4:]
+	}
+	if len(d) != 0 {
+		return formatErr(ErrCorrupt, 0, "meta: %d trailing bytes", len(d))
+	}
+	return nil
+}
+
+func (s *Snapshot) decodeOverflow(d []byte) error {
+	if len(d)%10 != 0 {
+		return formatErr(ErrCorrupt, 0, "overflow section of %d bytes", len(d))
+	}
+	m := len(d) / 10
+	s.overKey = decodeU64s(d[:8*m])
+	s.overSince = decodeU16s(d[8*m:])
+	for i, k := range s.overKey {
+		if k>>6 >= uint64(len(s.keys)) || int(k&63) >= len(s.info.Regions) || i > 0 && k <= s.overKey[i-1] {
+			return formatErr(ErrCorrupt, 0, "overflow entry %d out of order or range", i)
+		}
+	}
+	return nil
+}
+
+func (s *Snapshot) decodeBitmaps(d []byte) error {
+	nreg := len(s.info.Regions)
+	bms := make([]*roaring.Bitmap, 2+2*nreg)
+	for i := range bms {
+		if len(d) < 4 {
+			return formatErr(ErrCorrupt, 0, "bitmap %d truncated", i)
+		}
+		l := int(binary.LittleEndian.Uint32(d))
+		if l > len(d)-4 {
+			return formatErr(ErrCorrupt, 0, "bitmap %d: %d bytes, %d left", i, l, len(d)-4)
+		}
+		bm := roaring.New()
+		if err := bm.UnmarshalBinary(d[4 : 4+l]); err != nil {
+			return formatErr(ErrCorrupt, 0, "bitmap %d: %v", i, err)
+		}
+		if err := bm.Validate(); err != nil {
+			return formatErr(ErrCorrupt, 0, "bitmap %d: %v", i, err)
+		}
+		if !bm.IsEmpty() && uint64(bm.Maximum()) >= uint64(len(s.keys)) {
+			return formatErr(ErrCorrupt, 0, "bitmap %d: ordinal %d beyond %d records", i, bm.Maximum(), len(s.keys))
+		}
+		bms[i] = bm
+		d = d[min(len(d), pad8(4+l)):]
+	}
+	s.red, s.yellow = bms[0], bms[1]
+	s.regRed, s.regYellow = make([]*roaring.Bitmap, nreg), make([]*roaring.Bitmap, nreg)
+	for i := range nreg {
+		s.regRed[i], s.regYellow[i] = bms[2+2*i], bms[3+2*i]
+	}
+	// Every listed person is red or yellow in the merged view, exactly once.
+	if s.red.Intersects(s.yellow) || s.red.GetCardinality()+s.yellow.GetCardinality() != uint64(len(s.keys)) {
+		return formatErr(ErrCorrupt, 0, "merged red and yellow do not partition the records")
+	}
+	return nil
+}
+
+func (s *Snapshot) decodeBloom(d []byte) error {
+	if len(d) < 16 {
+		return formatErr(ErrCorrupt, 0, "bloom header truncated")
+	}
+	m, k := binary.LittleEndian.Uint64(d), uint64(binary.LittleEndian.Uint32(d[8:]))
+	words := (m + 63) / 64
+	if m == 0 || m%512 != 0 || k == 0 || k > maxBloomK || uint64(len(d)-16) != 8*words {
+		return formatErr(ErrCorrupt, 0, "bloom: m=%d k=%d with %d bytes", m, k, len(d)-16)
+	}
+	s.setBloom(bloom.FromWithM(decodeU64s(d[16:]), uint(m), uint(k)), d[12] == 1)
+	return nil
+}
+
+func tagName(tag uint32) string {
+	return string([]byte{byte(tag), byte(tag >> 8), byte(tag >> 16), byte(tag >> 24)})
+}
+
+func pad8(n int) int { return (n + 7) &^ 7 }
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func encodeU64s(v []uint64) []byte {
+	out := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(out[8*i:], x)
+	}
+	return out
+}
+
+func decodeU64s(b []byte) []uint64 {
+	out := make([]uint64, len(b)/8)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return out
+}
+
+func encodeU16s(v []uint16) []byte {
+	out := make([]byte, 2*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(out[2*i:], x)
+	}
+	return out
+}
+
+func decodeU16s(b []byte) []uint16 {
+	out := make([]uint16, len(b)/2)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return out
+}

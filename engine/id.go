@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// ID is a validated GB 11643-1999 resident ID number, held as its 17-digit
+// body (address code, birth date, sequence) in an integer. The check
+// character is implied by the body; String renders all 18 characters.
+type ID uint64
+
+// IDLen is the length of a resident ID number.
+const IDLen = 18
+
+// bodyLen is the number of digits the check character is computed over, and
+// the bytes a pseudonym hashes.
+const bodyLen = 17
+
+// IDError is why a string is not a valid ID. It is a small integer so that
+// returning it as an error does not allocate; callers compare it with the
+// constants below or use errors.As.
+type IDError uint8
+
+// Rejection reasons, each one a person can act on (DESIGN section 1).
+const (
+	ErrIDLength     IDError = iota + 1 // not 18 characters after trimming
+	ErrIDNonDigit                      // a character other than 0-9 (or X/x last)
+	ErrIDDate                          // no such calendar date, before 1800, or in the future
+	ErrIDCheckDigit                    // the ISO 7064 MOD 11-2 check character is wrong
+	ErrIDLegacy                        // a 15-digit first-generation number
+)
+
+var idReasons = [...]string{
+	ErrIDLength:     "length",
+	ErrIDNonDigit:   "non-digit",
+	ErrIDDate:       "date",
+	ErrIDCheckDigit: "check digit",
+	ErrIDLegacy:     "legacy 15-digit",
+}
+
+// Reason is the short machine-readable reason: "length", "non-digit",
+// "date", "check digit" or "legacy 15-digit".
+func (e IDError) Reason() string {
+	if int(e) < len(idReasons) && e != 0 {
+		return idReasons[e]
+	}
+	return "invalid"
+}
+
+func (e IDError) Error() string { return "invalid ID: " + e.Reason() }
+
+// checkWeights are the ISO 7064 MOD 11-2 weights of the 17 body digits.
+var checkWeights = [bodyLen]uint8{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+
+const checkChars = "10X98765432"
+
+// checkWeights packed for validate: digits 0,2,4,6 / 1,3,5,7 / 8,10,12,14 /
+// 9,11,13,15, each weight in the 16-bit lane that meets its digit in the
+// top lane of the product.
+const (
+	wEven0 = 2 | 8<<16 | 10<<32 | 7<<48
+	wOdd0  = 1 | 4<<16 | 5<<32 | 9<<48
+	wEven1 = 8 | 10<<16 | 7<<32 | 6<<48
+	wOdd1  = 4 | 5<<16 | 9<<32 | 3<<48
+)
+
+// CheckChar returns the check character ('0'-'9' or 'X') for a 17-digit body
+// given as ASCII digits. It does not validate its input.
+func CheckChar[T string | []byte](body T) byte {
+	sum := 0
+	for i := range bodyLen {
+		sum += int(body[i]-'0') * int(checkWeights[i])
+	}
+	return checkChars[sum%11]
+}
+
+// Calendar decides which birth dates lie in the future, in the zone whose
+// "today" counts (China Standard Time by default). It caches the newest date
+// known to be in the past, so validating an ID reads the clock only for
+// people born in the last day or two. Safe for concurrent use.
+type Calendar struct {
+	loc *time.Location
+	now func() time.Time
+	// known is a yyyymmdd date that is not after today; dates up to it are
+	// accepted without reading the clock (BenchmarkLookup: time.Now costs as
+	// much as the rest of a lookup).
+	known atomic.Int32
+}
+
+// CST is China Standard Time (UTC+8), the zone DESIGN section 1 dates use.
+var CST = time.FixedZone("CST", 8*3600)
+
+// NewCalendar returns a calendar for loc. now is the clock (nil means
+// time.Now); tests pass a fixed one.
+func NewCalendar(loc *time.Location, now func() time.Time) *Calendar {
+	if loc == nil {
+		loc = CST
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Calendar{loc: loc, now: now}
+}
+
+// DefaultCalendar is China Standard Time on the real clock.
+var DefaultCalendar = NewCalendar(CST, nil)
+
+// Location returns the calendar's zone.
+func (c *Calendar) Location() *time.Location { return c.loc }
+
+// Today returns today's date in the calendar's zone.
+func (c *Calendar) Today() Day {
+	return DayOf(c.now().In(c.loc))
+}
+
+// notFuture reports whether yyyymmdd is not after today.
+func (c *Calendar) notFuture(ymd int32) bool {
+	if ymd <= c.known.Load() {
+		return true
+	}
+	t := c.now().In(c.loc)
+	today := int32(t.Year()*10000 + int(t.Month())*100 + t.Day())
+	// Remember yesterday, not today: the clock may step back a little and
+	// the cache must never accept a date that a fresh reading would refuse.
+	y := t.AddDate(0, 0, -1)
+	c.known.Store(int32(y.Year()*10000 + int(y.Month())*100 + y.Day()))
+	return ymd <= today
+}
+
+// ParseID validates s as DESIGN section 1 says, with today taken from
+// DefaultCalendar. It does not allocate.
+func ParseID(s string) (ID, error) { return DefaultCalendar.ParseID(s) }
+
+// ParseID validates s and returns the ID. Surrounding ASCII spaces and tabs
+// are ignored and a lowercase x check character is accepted. The error is
+// always an IDError. It does not allocate.
+func (c *Calendar) ParseID(s string) (ID, error) { return parseID(c, s) }
+
+// ParseIDBytes is ParseID for a byte slice (a request path, a CSV field); it
+// does not retain b.
+func (c *Calendar) ParseIDBytes(b []byte) (ID, error) { return parseID(c, b) }
+
+// trim drops ASCII spaces and tabs from both ends.
+func trim[T string | []byte](s T) T {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// parseID validates s and returns the ID.
+func parseID[T string | []byte](c *Calendar, s T) (ID, error) {
+	s, err := validate(c, s)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	for i := range bodyLen {
+		n = n*10 + uint64(s[i]-'0')
+	}
+	return ID(n), nil
+}
+
+// validate checks s and returns it trimmed: its first 17 bytes are then the
+// body digits a pseudonym hashes. The lookup hot path calls it directly and
+// never computes the ID's integer value (BenchmarkPseudonym: the serial
+// multiply-add chain cost as much as the rest of the parse).
+func validate[T string | []byte](c *Calendar, s T) (T, error) {
+	s = trim(s)
+	if len(s) != IDLen {
+		if len(s) == 15 && allDigits(s) {
+			return s, ErrIDLegacy
+		}
+		return s, ErrIDLength
+	}
+	// Eight digits at a time: a byte is a digit iff its high nibble is 3
+	// and stays 3 after adding 6.
+	const hi, three, six = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
+	a, b := load64(s[0:8]), load64(s[8:16])
+	if a&hi != three || (a+six)&hi != three || b&hi != three || (b+six)&hi != three || s[16]-'0' > 9 {
+		return s, ErrIDNonDigit
+	}
+	check := s[bodyLen]
+	if check == 'x' {
+		check = 'X'
+	}
+	if check != 'X' && check-'0' > 9 {
+		return s, ErrIDNonDigit
+	}
+	da, db := a-three, b-three // digit values, one per byte
+	const lanes = 0x00FF00FF00FF00FF
+	y := int(da>>48&0xff)*1000 + int(da>>56)*100 + int(db&0xff)*10 + int(db>>8&0xff)
+	m := int(db>>16&0xff)*10 + int(db>>24&0xff)
+	d := int(db>>32&0xff)*10 + int(db>>40&0xff)
+	if y < 1800 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) || !c.notFuture(int32(y*10000+m*100+d)) {
+		return s, ErrIDDate
+	}
+	// The weighted sum four digits per multiply: digits spread into 16-bit
+	// lanes times the weights in reverse lane order leave their dot product
+	// in the top lane (no lane exceeds 4*9*10, so nothing carries).
+	sum := (da&lanes)*wEven0>>48 + (da>>8&lanes)*wOdd0>>48 +
+		(db&lanes)*wEven1>>48 + (db>>8&lanes)*wOdd1>>48 + uint64(s[16]-'0')*2
+	if checkChars[sum%11] != check {
+		return s, ErrIDCheckDigit
+	}
+	return s, nil
+}
+
+// load64 reads 8 bytes little-endian; the compiler turns it into one load.
+func load64[T string | []byte](s T) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func allDigits[T string | []byte](s T) bool {
+	for i := range len(s) {
+		if s[i]-'0' > 9 {
+			return false
+		}
+	}
+	return true
+}
+
+// digits converts ASCII digits already known to be 0-9.
+func digits[T string | []byte](s T) int {
+	n := 0
+	for i := range len(s) {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+// validDate reports whether yyyymmdd is a real Gregorian date in 1800 or later.
+func validDate(ymd int32) bool {
+	y, m, d := int(ymd/10000), int(ymd/100%100), int(ymd%100)
+	return y >= 1800 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// Body writes the 17 body digits into dst.
+func (id ID) Body(dst *[bodyLen]byte) {
+	n := uint64(id)
+	for i := bodyLen - 1; i >= 0; i-- {
+		dst[i] = byte('0' + n%10)
+		n /= 10
+	}
+}
+
+// String returns the full 18-character ID. It allocates; never log it.
+func (id ID) String() string {
+	var b [IDLen]byte
+	id.Body((*[bodyLen]byte)(b[:bodyLen]))
+	b[bodyLen] = CheckChar(b[:bodyLen])
+	return string(b[:])
+}
+
+// Birth returns the birth date encoded in the ID.
+func (id ID) Birth() Day {
+	ymd := int(uint64(id) / 1000 % 100000000)
+	return DateOf(ymd/10000, ymd/100%100, ymd%100)
+}
+
+// Mask returns the display form of an ID, keeping only its first and last
+// four characters (DESIGN section 1): "3101**********123X". The input is
+// trimmed; anything shorter than 9 characters is masked whole.
+func Mask(s string) string {
+	var buf [64]byte
+	return string(AppendMask(buf[:0], s))
+}
+
+// AppendMask appends the masked form of s to dst (no allocation when dst has
+// room), for response writers.
+func AppendMask[T string | []byte](dst []byte, s T) []byte {
+	s = trim(s)
+	if len(s) > IDLen {
+		// Never echo more than an ID's worth of whatever was sent.
+		s = s[:IDLen]
+	}
+	if len(s) < 9 {
+		for range len(s) {
+			dst = append(dst, '*')
+		}
+		return dst
+	}
+	dst = appendPrintable(dst, s[:4])
+	for range len(s) - 8 {
+		dst = append(dst, '*')
+	}
+	return appendPrintable(dst, s[len(s)-4:])
+}
+
+// appendPrintable keeps printable ASCII and replaces anything else with '?',
+// so a masked echo is always safe in JSON, logs and HTML.
+func appendPrintable[T string | []byte](dst []byte, s T) []byte {
+	for i := range len(s) {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			c = '?'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
