@@ -33,8 +33,8 @@ type Options struct {
 	// cache, and BenchmarkLookupExactOnly shows the exact index alone about
 	// 2x slower on the 99%-absent mix gates see.
 	ExactOnly bool
-	Version        uint64
-	Built          time.Time
+	Version   uint64
+	Built     time.Time
 }
 
 // Builder collects pseudonymised records and builds a Snapshot. Not safe for
