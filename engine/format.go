@@ -366,7 +366,7 @@ func (s *Snapshot) decodeBloom(d []byte) error {
 	}
 	m, k := binary.LittleEndian.Uint64(d), uint64(binary.LittleEndian.Uint32(d[8:]))
 	words := (m + 63) / 64
-	if m == 0 || m%512 != 0 || k == 0 || k > maxBloomK || uint64(len(d)-16) != 8*words {
+	if m == 0 || m%512 != 0 || k == 0 || k > maxProbes || uint64(len(d)-16) != 8*words {
 		return formatErr(ErrCorrupt, 0, "bloom: m=%d k=%d with %d bytes", m, k, len(d)-16)
 	}
 	s.setBloom(bloom.FromWithM(decodeU64s(d[16:]), uint(m), uint(k)), d[12] == 1)

@@ -121,8 +121,8 @@ func (c *Calendar) notFuture(ymd int32) bool {
 	}
 	t := c.now().In(c.loc)
 	today := int32(t.Year()*10000 + int(t.Month())*100 + t.Day())
-	// Remember yesterday, not today: the clock may step back a little and
-	// the cache must never accept a date that a fresh reading would refuse.
+	// Remember yesterday, not today: the clock may step back a little (up to
+	// a day) and the cache must not accept a date a fresh reading refuses.
 	y := t.AddDate(0, 0, -1)
 	c.known.Store(int32(y.Year()*10000 + int(y.Month())*100 + y.Day()))
 	return ymd <= today

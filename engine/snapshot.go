@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"math/bits"
 	"sort"
 	"time"
@@ -210,7 +211,8 @@ func (s *Snapshot) mayContain(p uint64) bool {
 const (
 	blockWords = 8 // 512 bits, one cache line
 	blockShift = 9
-	maxBloomK  = 64 / blockShift // positions from one 64-bit mix
+	maxBloomK  = 64 / blockShift // positions from one 64-bit mix; more re-mix
+	maxProbes  = 32
 )
 
 func bloomBlock(p, m uint64) uint64 {
@@ -218,7 +220,15 @@ func bloomBlock(p, m uint64) uint64 {
 	return hi * blockWords
 }
 
-func bloomMix(p uint64) uint64 { return p * 0x9e3779b97f4a7c15 }
+// bloomMix decorrelates the in-block positions from the block index (both
+// come from the same pseudonym): a multiply alone leaves the product's low
+// bits depending on the key's low bits only (murmur3's fmix64 halves).
+func bloomMix(p uint64) uint64 {
+	p ^= p >> 33
+	p *= 0xff51afd7ed558ccd
+	p ^= p >> 33
+	return p
+}
 
 func bloomTest(words []uint64, m, k, p uint64) bool {
 	blk := words[bloomBlock(p, m):][:blockWords]
@@ -227,7 +237,10 @@ func bloomTest(words []uint64, m, k, p uint64) bool {
 	// a coin toss, and mispredicted branches cost more than the few extra
 	// loads from a line already in L1.
 	all := uint64(1)
-	for range k {
+	for i := range k {
+		if i%maxBloomK == 0 && i > 0 {
+			g = bloomMix(p + i*0x9e3779b97f4a7c15)
+		}
 		all &= blk[g>>6&7] >> (g & 63)
 		g >>= blockShift
 	}
@@ -237,21 +250,50 @@ func bloomTest(words []uint64, m, k, p uint64) bool {
 func bloomAdd(words []uint64, m, k, p uint64) {
 	blk := words[bloomBlock(p, m):][:blockWords]
 	g := bloomMix(p)
-	for range k {
+	for i := range k {
+		if i%maxBloomK == 0 && i > 0 {
+			g = bloomMix(p + i*0x9e3779b97f4a7c15)
+		}
 		blk[g>>6&7] |= 1 << (g & 63)
 		g >>= blockShift
 	}
 }
 
 // bloomSize returns the bits (a multiple of 512) and probes for n keys at
-// false-positive rate fpr. Blocking costs accuracy, so it asks the classic
-// formula for a 30% lower rate than wanted; TestBloomFalsePositiveRate
-// checks the result.
+// false-positive rate fpr. Blocking costs accuracy (blocks fill unevenly),
+// so the classic formula does not apply: it takes the smallest size whose
+// blocked rate (blockedFPR) meets fpr, with the best k for that size.
+// TestBloomFalsePositiveRate checks the promise empirically.
 func bloomSize(n int, fpr float64) (m, k uint64) {
-	mm, kk := bloom.EstimateParameters(uint(max(n, 1)), fpr*0.7)
-	m = (uint64(mm) + 511) &^ 511
-	k = min(uint64(kk), maxBloomK)
-	return m, k
+	n = max(n, 1)
+	for bpk := 4.0; ; bpk += 0.25 {
+		m = (uint64(float64(n)*bpk) + 511) &^ 511
+		best, bestK := 2.0, uint64(1)
+		for k := uint64(1); k <= maxProbes; k++ {
+			if f := blockedFPR(n, m, k); f < best {
+				best, bestK = f, k
+			}
+		}
+		if best <= fpr || bpk > 64 {
+			return m, bestK
+		}
+	}
+}
+
+// blockedFPR is the false-positive rate of a blocked filter: a block holds
+// Poisson(lambda) keys, and a probe of a block holding j keys is a false
+// positive with probability (1-(1-1/512)^(jk))^k.
+func blockedFPR(n int, m, k uint64) float64 {
+	lambda := float64(n) * 512 / float64(m)
+	p := math.Exp(-lambda) // Poisson(0)
+	sum := 0.0
+	for j := 0; j < int(lambda*3)+50; j++ {
+		if j > 0 {
+			p *= lambda / float64(j)
+		}
+		sum += p * math.Pow(1-math.Pow(1-1.0/512, float64(j)*float64(k)), float64(k))
+	}
+	return sum
 }
 
 // at builds the result for a listed ordinal.

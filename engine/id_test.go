@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestParseID(t *testing.T) {
+	f := func(in string, want IDError) {
+		t.Helper()
+		id, err := testCal.ParseID(in)
+		if want == 0 {
+			if err != nil {
+				t.Fatalf("ParseID(%q): %v, want valid", in, err)
+			}
+			if got, norm := id.String(), trim(in); got[:17] != norm[:17] || got[17] != upper(norm[17]) {
+				t.Fatalf("ParseID(%q).String() = %q", in, got)
+			}
+			return
+		}
+		var e IDError
+		if !errors.As(err, &e) || e != want {
+			t.Fatalf("ParseID(%q) error %v, want %v", in, err, want)
+		}
+		if err.Error() != "invalid ID: "+want.Reason() {
+			t.Fatalf("ParseID(%q) error text %q", in, err.Error())
+		}
+	}
+	// GB 11643's own examples.
+	f("11010519491231002X", 0)
+	f("440524188001010014", 0)
+	f("11010519491231002x", 0) // lowercase x folded
+	f(" \t11010519491231002X \t", 0)
+	f("110105194912310021", ErrIDCheckDigit)
+	f("11010519491231002Y", ErrIDNonDigit)
+	f("1101051949123100XX", ErrIDNonDigit)
+	f("11010519491231002", ErrIDLength)
+	f("11010519491231002X0", ErrIDLength)
+	f("", ErrIDLength)
+	f("   ", ErrIDLength)
+	f("110105491231002", ErrIDLegacy)
+	f("11010549123100X", ErrIDLength)    // 15 characters but not all digits
+	f("１１０１０５１９４９１２３１００２Ｘ", ErrIDLength) // full-width digits: 54 bytes
+	f("11010５19491231002X", ErrIDLength) // one full-width digit makes it 20 bytes
+	f("1101051949123100\x002X", ErrIDLength)
+	f("11010519491231\x0002X", ErrIDNonDigit)
+	f("11010519491231/02X", ErrIDNonDigit)
+	f("1101051949123:002X", ErrIDNonDigit)
+	f("11010519491231 02X", ErrIDNonDigit) // inner space is not trimmed
+	f("\n11010519491231002X", ErrIDLength) // only spaces and tabs are trimmed
+
+	// Dates: leap days, centuries, the 1800 floor and "today" (2026-11-27 CST).
+	for _, c := range []struct {
+		ymd  string
+		want IDError
+	}{
+		{"20000229", 0}, {"19000229", ErrIDDate}, {"20240229", 0}, {"20230229", ErrIDDate},
+		{"18000101", 0}, {"17991231", ErrIDDate}, {"19491231", 0}, {"19491232", ErrIDDate},
+		{"19490431", ErrIDDate}, {"19491301", ErrIDDate}, {"19490001", ErrIDDate}, {"19490100", ErrIDDate},
+		{"20261127", 0}, {"20261128", ErrIDDate}, {"21000101", ErrIDDate}, {"00000000", ErrIDDate},
+	} {
+		f(withCheck("110105"+c.ymd+"002"), c.want)
+	}
+}
+
+func upper(c byte) byte {
+	if c == 'x' {
+		return 'X'
+	}
+	return c
+}
+
+// withCheck appends the right check character to a 17-digit body.
+func withCheck(body string) string { return body + string(CheckChar(body)) }
+
+func TestCalendarToday(t *testing.T) {
+	// At 23:30 UTC on 26 November it is already 27 November in China.
+	now := time.Date(2026, 11, 26, 23, 30, 0, 0, time.UTC)
+	cal := NewCalendar(CST, func() time.Time { return now })
+	if _, err := cal.ParseID(withCheck("11010520261127001")); err != nil {
+		t.Fatalf("born today (CST): %v", err)
+	}
+	utc := NewCalendar(time.UTC, func() time.Time { return now })
+	if _, err := utc.ParseID(withCheck("11010520261127001")); err != ErrIDDate {
+		t.Fatalf("born tomorrow (UTC): %v", err)
+	}
+	// The cache trusts the clock not to step back more than a day: 20 hours
+	// back (26 November CST again), the 27th is in the future once more.
+	now = now.Add(-20 * time.Hour)
+	if _, err := cal.ParseID(withCheck("11010520261127001")); err != ErrIDDate {
+		t.Fatalf("after the clock stepped back: %v", err)
+	}
+	if _, err := cal.ParseID(withCheck("11010520261126001")); err != nil {
+		t.Fatalf("born yesterday: %v", err)
+	}
+}
+
+func TestMask(t *testing.T) {
+	for in, want := range map[string]string{
+		"11010519491231002X":     "1101**********002X",
+		" 11010519491231002x ":   "1101**********002x",
+		"1234":                   "****",
+		"123456789":              "1234*6789",
+		"<script>12345678901234": "?scr**********7890", // cut to 18 first
+		"1101051949123100\"2X":   "1101**********00?2",
+	} {
+		if got := Mask(in); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDay(t *testing.T) {
+	for _, s := range []string{"1800-01-01", "1970-01-01", "2000-02-29", "2026-11-27", "2149-06-05", "9999-12-31"} {
+		d, ok := ParseDay(s)
+		if !ok || d.String() != s {
+			t.Fatalf("ParseDay(%q) = %v %v", s, d, ok)
+		}
+		if tm := d.Time(time.UTC); tm.Format(time.DateOnly) != s || DayOf(tm) != d {
+			t.Fatalf("Day(%q).Time = %v", s, tm)
+		}
+	}
+	if d, _ := ParseDay("1970-01-01"); d != 0 {
+		t.Fatalf("epoch is day %d", d)
+	}
+	for _, s := range []string{"", "2026-11-31", "2026-13-01", "1799-12-31", "2026/11/27", "2026-1-27", "２026-11-27"} {
+		if _, ok := ParseDay(s); ok {
+			t.Fatalf("ParseDay(%q) accepted", s)
+		}
+	}
+	if MaxSince.String() != "2149-06-05" {
+		t.Fatalf("MaxSince = %s", MaxSince)
+	}
+}
+
+func TestParseColor(t *testing.T) {
+	for in, want := range map[string]Status{"red": Red, "RED": Red, "Red": Red, "yellow": Yellow, "YeLLoW": Yellow,
+		"green": Invalid, "": Invalid, "re": Invalid, "rde": Invalid, "yelloe": Invalid, "r\x00d": Invalid} {
+		got, ok := ParseColor(in)
+		if got != want || ok != (want != Invalid) {
+			t.Errorf("ParseColor(%q) = %v %v", in, got, ok)
+		}
+	}
+}
