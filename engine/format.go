@@ -126,13 +126,13 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 	for i, sec := range secs {
 		e := out[headerSize+i*sectionEntry:]
 		le.PutUint32(e[0:], sec.tag)
-		le.PutUint32(e[4:], crc32.Checksum(sec.data, castagnoli))
+		le.PutUint32(e[4:], crc32c(sec.data))
 		le.PutUint64(e[8:], uint64(off))
 		le.PutUint64(e[16:], uint64(len(sec.data)))
 		copy(out[off:], sec.data)
 		off += pad8(len(sec.data))
 	}
-	sum := sha256.Sum256(out[:off])
+	sum := sha256Sum(out[:off])
 	copy(out[off:], sum[:])
 	return out, nil
 }
@@ -194,7 +194,7 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 		return nil, formatErr(err, 16, "header says %d bytes, have %d", size, len(b))
 	}
 	t := len(b) - trailerSize
-	if sum := sha256.Sum256(b[:t]); !bytes.Equal(sum[:], b[t:t+32]) {
+	if sum := sha256Sum(b[:t]); !bytes.Equal(sum[:], b[t:t+32]) {
 		return nil, formatErr(ErrChecksum, t, "SHA-256 over the file does not match")
 	}
 	if opts.PublicKey != nil {
@@ -233,7 +233,7 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 			return nil, formatErr(ErrCorrupt, at, "section %d [%d+%d] outside the file", i, off, l)
 		}
 		data := b[off : off+l]
-		if crc32.Checksum(data, castagnoli) != crc {
+		if crc32c(data) != crc {
 			return nil, formatErr(ErrChecksum, int(off), "section %q CRC-32C mismatch", tagName(tag))
 		}
 		if _, dup := secs[tag]; dup {
@@ -419,3 +419,7 @@ func decodeU16s(b []byte) []uint16 {
 	}
 	return out
 }
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }

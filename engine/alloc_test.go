@@ -1,0 +1,28 @@
+//go:build !race
+
+package engine
+
+import "testing"
+
+// The lookup paths must not allocate (the race detector's instrumentation
+// allocates, hence the build tag).
+func TestLookupAllocs(t *testing.T) {
+	s, _, ids := randomSnapshot(t, 4, 1000, 4, Options{})
+	b := []byte(ids[0])
+	out := make([]Result, len(ids))
+	for name, f := range map[string]func(){
+		"Lookup listed":    func() { s.Lookup(ids[1]) },
+		"Lookup absent":    func() { s.Lookup("11010519491231002X") },
+		"Lookup invalid":   func() { s.Lookup("110105194912310021") },
+		"LookupBytes":      func() { s.LookupBytes(b) },
+		"LookupRegion":     func() { s.LookupRegion(1, ids[2]) },
+		"LookupBatch":      func() { s.LookupBatch(ids, out) },
+		"ParseIDBytes":     func() { _, _ = testCal.ParseIDBytes(b) },
+		"AppendMask":       func() { var buf [32]byte; _ = AppendMask(buf[:0], ids[3]) },
+		"Day.AppendFormat": func() { var d [16]byte; _ = DateOf(2026, 1, 2).AppendFormat(d[:0]) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s: %v allocs", name, n)
+		}
+	}
+}

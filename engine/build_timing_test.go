@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// benchRecords returns n records over the default regions: a third red,
+// one person in ten listed by two regions, most with a since date.
+func benchRecords(n int) []record {
+	r := rand.New(rand.NewPCG(7, uint64(n)))
+	recs := make([]record, 0, n+n/10)
+	for i := range n {
+		p := r.Uint64()
+		c := Yellow
+		if i%3 == 0 {
+			c = Red
+		}
+		recs = append(recs, record{p: p, since: sinceCode(DateOf(2026, 11, 1) + Day(i%20)), region: uint8(i % 4), color: c})
+		if i%10 == 0 {
+			recs = append(recs, record{p: p, region: uint8((i + 1) % 4), color: Yellow})
+		}
+	}
+	return recs
+}
+
+// BenchmarkBuild: records/s from pseudonymised records to a Snapshot.
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range benchSizes(b) {
+		b.Run(sizeName(n), func(b *testing.B) {
+			recs := benchRecords(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				bl, _ := NewBuilder(Options{Key: testKey})
+				bl.recs = append(bl.recs[:0], recs...)
+				bl.Build()
+			}
+			b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkOpen: records/s to verify (SHA-256, CRCs) and decode a file.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range benchSizes(b) {
+		b.Run(sizeName(n), func(b *testing.B) {
+			bl, _ := NewBuilder(Options{Key: testKey})
+			bl.recs = benchRecords(n)
+			s := bl.Build()
+			file, err := s.MarshalBinary()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(file)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := OpenBytes(file, OpenOptions{Key: testKey}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(s.Len())*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(len(file))/float64(s.Len()), "file-B/record")
+		})
+	}
+}

@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// goldenSnapshot is small and fully deterministic.
+func goldenSnapshot(t testing.TB) *Snapshot {
+	t.Helper()
+	b, err := NewBuilder(Options{Key: refKey, Calendar: testCal, Version: 42, Built: time.Date(2026, 11, 27, 8, 0, 0, 0, CST)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := DateOf(2026, 11, 26)
+	for i, s := range []string{"11010519491231002X", "440524188001010014", "310101198001010018"} {
+		p := refKey.Of(mustParse(t, s))
+		_ = b.Add(i%4, p, Red-Status(i%2), day-Day(i))
+		_ = b.Add(3, p, Yellow, NoDay)
+	}
+	for i := range 4 {
+		_ = b.SetListDate(i, day)
+	}
+	return b.Build()
+}
+
+// TestGolden pins the byte format: a change here is a format change and
+// needs a new FormatVersion (go test ./engine -run Golden -update).
+func TestGolden(t *testing.T) {
+	got, err := goldenSnapshot(t).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "golden.snap")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("encoding changed: %d bytes, golden %d (rerun with -update only for a deliberate format change)", len(got), len(want))
+	}
+	s, err := OpenBytes(want, OpenOptions{Key: refKey, Calendar: testCal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Lookup("11010519491231002X")
+	if r.Status != Red || r.Since.String() != "2026-11-26" || r.Red != 1 || r.Yellow != 1<<3 {
+		t.Fatalf("golden answer %+v", r)
+	}
+	if r := s.LookupRegion(3, "11010519491231002X"); r.Status != Yellow || r.Since != NoDay {
+		t.Fatalf("golden region answer %+v", r)
+	}
+	if info := s.Info(); info.Version != 42 || info.Regions[2].ListDate.String() != "2026-11-26" {
+		t.Fatalf("golden info %+v", info)
+	}
+}
+
+func TestSignature(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	otherPub, _, _ := ed25519.GenerateKey(nil)
+	b, _ := goldenSnapshot(t).MarshalBinary()
+	opts := OpenOptions{Key: refKey, PublicKey: pub}
+	if _, err := OpenBytes(b, opts); !errors.Is(err, ErrUnsigned) {
+		t.Fatalf("unsigned: %v", err)
+	}
+	if err := Sign(b, priv); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenBytes(b, opts); err != nil {
+		t.Fatalf("signed: %v", err)
+	}
+	if _, err := OpenBytes(b, OpenOptions{Key: refKey, PublicKey: otherPub}); !errors.Is(err, ErrSignature) {
+		t.Fatalf("other publisher: %v", err)
+	}
+	b[len(b)-1] ^= 1
+	if _, err := OpenBytes(b, opts); !errors.Is(err, ErrSignature) {
+		t.Fatalf("flipped signature: %v", err)
+	}
+}
+
+// TestBadData: each corrupt input with the error it must give.
+func TestBadData(t *testing.T) {
+	good, _ := goldenSnapshot(t).MarshalBinary()
+	le := binary.LittleEndian
+	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
+	// reseal recomputes the trailer checksum, so the inner checks are reached.
+	reseal := func(b []byte) []byte {
+		t := len(b) - trailerSize
+		sum := sha256Sum(b[:t])
+		copy(b[t:], sum[:])
+		return b
+	}
+	sec := func(b []byte, i int) []byte { return b[headerSize+i*sectionEntry:] }
+	for _, c := range []struct {
+		name string
+		data []byte
+		key  Key
+		want error
+	}{
+		{"empty", nil, refKey, ErrBadMagic},
+		{"magic only", []byte(snapMagic), refKey, ErrTruncated},
+		{"not a snapshot", []byte("id,color\n11010519491231002X,red\n"), refKey, ErrBadMagic},
+		{"truncated by one", good[:len(good)-1], refKey, ErrTruncated},
+		{"truncated in half", good[:len(good)/2], refKey, ErrTruncated},
+		{"extra byte", append(bytes.Clone(good), 0), refKey, ErrCorrupt},
+		{"wrong version", mod(func(b []byte) []byte { le.PutUint16(b[8:], 2); return b }), refKey, ErrVersion},
+		{"flipped byte in keys", mod(func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }), refKey, ErrChecksum},
+		{"flipped byte in trailer", mod(func(b []byte) []byte { b[len(b)-trailerSize] ^= 1; return b }), refKey, ErrChecksum},
+		{"wrong key", good, testKey, ErrKeyMismatch},
+		{"section CRC", mod(func(b []byte) []byte { le.PutUint32(sec(b, 1)[4:], 0); return reseal(b) }), refKey, ErrChecksum},
+		{"section outside file", mod(func(b []byte) []byte { le.PutUint64(sec(b, 1)[8:], 1<<40); return reseal(b) }), refKey, ErrCorrupt},
+		{"section length huge", mod(func(b []byte) []byte { le.PutUint64(sec(b, 1)[16:], 1<<62); return reseal(b) }), refKey, ErrCorrupt},
+		{"too many sections", mod(func(b []byte) []byte { le.PutUint32(b[12:], 1000); return reseal(b) }), refKey, ErrCorrupt},
+		{"record count lies", mod(func(b []byte) []byte { le.PutUint64(b[56:], 1<<40); return reseal(b) }), refKey, ErrCorrupt},
+		{"missing section", mod(func(b []byte) []byte { le.PutUint32(sec(b, 2), 0x58585858); return reseal(b) }), refKey, ErrCorrupt},
+		{"duplicate section", mod(func(b []byte) []byte { copy(sec(b, 2)[:sectionEntry], sec(b, 1)[:sectionEntry]); return reseal(b) }), refKey, ErrCorrupt},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := OpenBytes(c.data, OpenOptions{Key: c.key})
+			if !errors.Is(err, c.want) || s != nil {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+	// Content that passes the checksums but breaks an invariant: unsorted
+	// keys, with the CRC and trailer recomputed as a hostile writer would.
+	b := bytes.Clone(good)
+	off, l := le.Uint64(sec(b, 1)[8:]), le.Uint64(sec(b, 1)[16:])
+	keys := b[off : off+l]
+	first := bytes.Clone(keys[:8])
+	copy(keys[:8], keys[8:16])
+	copy(keys[8:16], first)
+	le.PutUint32(sec(b, 1)[4:], crc32c(keys))
+	if _, err := OpenBytes(reseal(b), OpenOptions{Key: refKey}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unsorted keys: %v", err)
+	}
+	var fe *FormatError
+	if _, err := OpenBytes(good[:100], OpenOptions{Key: refKey}); !errors.As(err, &fe) || fe.Offset == 0 && fe.Reason == "" {
+		t.Fatalf("no FormatError: %v", err)
+	}
+}
+
+func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
+func le64(b []byte) uint64     { return binary.LittleEndian.Uint64(b) }
+func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
