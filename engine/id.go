@@ -114,11 +114,13 @@ func (c *Calendar) Today() Day {
 	return DayOf(c.now().In(c.loc))
 }
 
-// notFuture reports whether yyyymmdd is not after today.
+// notFuture reports whether yyyymmdd is not after today. The first test
+// inlines; the clock is read only past the cached date.
 func (c *Calendar) notFuture(ymd int32) bool {
-	if ymd <= c.known.Load() {
-		return true
-	}
+	return ymd <= c.known.Load() || c.readClock(ymd)
+}
+
+func (c *Calendar) readClock(ymd int32) bool {
 	t := c.now().In(c.loc)
 	today := int32(t.Year()*10000 + int(t.Month())*100 + t.Day())
 	// Remember yesterday, not today: the clock may step back a little (up to
@@ -196,7 +198,7 @@ func validate[T string | []byte](c *Calendar, s T) (T, error) {
 	y := int(da>>48&0xff)*1000 + int(da>>56)*100 + int(db&0xff)*10 + int(db>>8&0xff)
 	m := int(db>>16&0xff)*10 + int(db>>24&0xff)
 	d := int(db>>32&0xff)*10 + int(db>>40&0xff)
-	if y < 1800 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) || !c.notFuture(int32(y*10000+m*100+d)) {
+	if y < 1800 || uint(m-1) >= 12 || d < 1 || d > daysIn(y, m) || !c.notFuture(int32(y*10000+m*100+d)) {
 		return s, ErrIDDate
 	}
 	// The weighted sum four digits per multiply: digits spread into 16-bit
@@ -241,18 +243,15 @@ func validDate(ymd int32) bool {
 	return y >= 1800 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
 }
 
+// daysIn returns the days in month m (1-12) of year y.
 func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
+	if m == 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		return 29
 	}
-	return 31
+	return int(monthDays[m])
 }
+
+var monthDays = [13]uint8{1: 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
 
 // Body writes the 17 body digits into dst.
 func (id ID) Body(dst *[bodyLen]byte) {

@@ -57,7 +57,7 @@ func TestParseID(t *testing.T) {
 	}{
 		{"20000229", 0}, {"19000229", ErrIDDate}, {"20240229", 0}, {"20230229", ErrIDDate},
 		{"18000101", 0}, {"17991231", ErrIDDate}, {"19491231", 0}, {"19491232", ErrIDDate},
-		{"19490431", ErrIDDate}, {"19491301", ErrIDDate}, {"19490001", ErrIDDate}, {"19490100", ErrIDDate},
+		{"19490431", ErrIDDate}, {"19491301", ErrIDDate}, {"19491701", ErrIDDate}, {"19499901", ErrIDDate}, {"19492001", ErrIDDate}, {"19490001", ErrIDDate}, {"19490100", ErrIDDate},
 		{"20261127", 0}, {"20261128", ErrIDDate}, {"21000101", ErrIDDate}, {"00000000", ErrIDDate},
 	} {
 		f(withCheck("110105"+c.ymd+"002"), c.want)
