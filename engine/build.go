@@ -138,9 +138,8 @@ func (b *Builder) Add(i int, p Pseudonym, c Status, since Day) error {
 // Build sorts and merges the records into a Snapshot. The builder is empty
 // afterwards and may be reused.
 func (b *Builder) Build() *Snapshot {
-	recs := b.recs
+	recs := sortRecords(b.recs)
 	b.recs = nil
-	sortRecords(recs)
 
 	nreg := len(b.regions)
 	s := &Snapshot{
@@ -269,34 +268,47 @@ func earlierSince(a, b uint16) uint16 {
 	return a
 }
 
-// sortRecords sorts by pseudonym. Pseudonyms are uniform, so one counting
-// pass on the top 16 bits leaves buckets of a few hundred records at most
-// that sort in cache (BenchmarkBuild: several times faster than one
-// slices.SortFunc over everything).
-func sortRecords(recs []record) {
+// sortRecords returns recs sorted by pseudonym (maybe in a new slice).
+// Pseudonyms are uniform, so one counting pass on enough top bits leaves
+// buckets of about four records that insertion sort finishes in cache
+// (BenchmarkBuild: 2x faster at n=1e7 than 2^16 buckets each sorted with
+// slices.SortFunc).
+func sortRecords(recs []record) []record {
 	if len(recs) < 1<<12 {
 		slices.SortFunc(recs, cmpRecord)
-		return
+		return recs
 	}
-	const bits = 16
-	var count [1<<bits + 1]int
+	b := uint(8)
+	for b < 24 && 1<<(b+2) < len(recs) {
+		b++
+	}
+	count := make([]uint32, 1<<b+1)
 	for i := range recs {
-		count[recs[i].p>>(64-bits)+1]++
+		count[recs[i].p>>(64-b)+1]++
 	}
 	for i := 1; i < len(count); i++ {
 		count[i] += count[i-1]
 	}
 	out := make([]record, len(recs))
-	next := count
+	next := slices.Clone(count)
 	for _, r := range recs {
-		b := r.p >> (64 - bits)
-		out[next[b]] = r
-		next[b]++
+		k := r.p >> (64 - b)
+		out[next[k]] = r
+		next[k]++
 	}
-	for b := range 1 << bits {
-		slices.SortFunc(out[count[b]:count[b+1]], cmpRecord)
+	for k := range len(count) - 1 {
+		bucket := out[count[k]:count[k+1]]
+		if len(bucket) > 32 { // not uniform after all (tests, hostile input)
+			slices.SortFunc(bucket, cmpRecord)
+			continue
+		}
+		for i := 1; i < len(bucket); i++ {
+			for j := i; j > 0 && bucket[j].p < bucket[j-1].p; j-- {
+				bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
+			}
+		}
 	}
-	copy(recs, out)
+	return out
 }
 
 func cmpRecord(a, b record) int {
