@@ -320,3 +320,25 @@ func cmpRecord(a, b record) int {
 	}
 	return 0
 }
+
+// AddRegion copies region from's list in snapshot s into the builder as
+// region to: how a publisher carries the other regions' lists over when one
+// region uploads a new day. The list date is copied too.
+func (b *Builder) AddRegion(to int, s *Snapshot, from int) error {
+	if to < 0 || to >= len(b.regions) || from < 0 || from >= len(s.regRed) {
+		return ErrRegion
+	}
+	b.regions[to].ListDate = s.info.Regions[from].ListDate
+	b.Grow(int(s.regRed[from].GetCardinality() + s.regYellow[from].GetCardinality()))
+	for _, c := range []struct {
+		bm    *roaring.Bitmap
+		color Status
+	}{{s.regRed[from], Red}, {s.regYellow[from], Yellow}} {
+		it := c.bm.Iterator()
+		for it.HasNext() {
+			ord := it.Next()
+			b.recs = append(b.recs, record{p: s.keys[ord], since: sinceCode(s.regionSince(ord, from)), region: uint8(to), color: c.color})
+		}
+	}
+	return nil
+}

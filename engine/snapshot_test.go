@@ -288,3 +288,24 @@ func TestInfo(t *testing.T) {
 		t.Fatalf("js list date %s", got)
 	}
 }
+
+// TestAddRegion: carrying every region over gives the same answers.
+func TestAddRegion(t *testing.T) {
+	s, ref, ids := randomSnapshot(t, 5, 3000, 4, Options{})
+	b, _ := NewBuilder(Options{Key: testKey, Calendar: testCal})
+	for i := range 4 {
+		if err := b.AddRegion(i, s, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.AddRegion(4, s, 0); err != ErrRegion {
+		t.Fatalf("bad region: %v", err)
+	}
+	c := b.Build()
+	checkAgainst(t, c, ref, ids, 4)
+	for i := range 4 {
+		if c.Info().Regions[i].ListDate != s.Info().Regions[i].ListDate {
+			t.Fatalf("region %d list date not carried", i)
+		}
+	}
+}
