@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/answer"
+	"github.com/yrd-hcx/hcx/internal/auth"
+	"github.com/yrd-hcx/hcx/internal/gen"
+	"github.com/yrd-hcx/hcx/loader"
+)
+
+const defaultData = "./hcx-data"
+
+func cmdInit(_ context.Context, e *env, args []string) error {
+	fs := e.flags("init", "--data DIR [--regions sh,js,zj,ah]", "Create a data directory: a pseudonym key, an Ed25519 signing key pair and an empty tokens file (secrets mode 0600). Refuses to overwrite one. Prints the publisher's public key (hex) alone on stdout")
+	dir := fs.String("data", defaultData, "data directory to create")
+	regions := fs.String("regions", strings.Join(engine.DefaultRegions, ","), "region names, in order (at most 64)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("init takes no arguments")
+	}
+	s, err := loader.Init(*dir, rolesList(*regions))
+	if err != nil {
+		return err
+	}
+	e.log.Info("data directory created", "dir", *dir, "regions", strings.Join(s.Regions, ","))
+	fmt.Fprintln(e.stdout, s.PublicHex())
+	return nil
+}
+
+func cmdToken(_ context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "-help") {
+			fmt.Fprintln(e.stdout, "Usage: hcx token add --data DIR --role ROLE[,ROLE]")
+			return nil
+		}
+		return usagef("usage: hcx token add --data DIR --role ROLE[,ROLE]")
+	}
+	fs := e.flags("token add", "--data DIR --role ROLE[,ROLE]", "Create a bearer token with roles lookup, upload:REGION, replica or admin. Prints it once, alone on stdout; the tokens file keeps only its SHA-256")
+	dir := fs.String("data", defaultData, "data directory")
+	role := fs.String("role", "", "roles, comma-separated: lookup, upload:REGION, replica, admin")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	roles := rolesList(*role)
+	if len(roles) == 0 || fs.NArg() > 0 {
+		return usagef("token add needs --role and no arguments")
+	}
+	s, err := loader.Open(*dir, nil)
+	if err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if region, ok := strings.CutPrefix(r, auth.UploadPrefix); ok && !slices.Contains(s.Regions, region) {
+			return usagef("role %s: region %q is not in %s", r, region, strings.Join(s.Regions, ","))
+		}
+	}
+	tok, err := auth.NewToken()
+	if err != nil {
+		return err
+	}
+	line, err := auth.Line(tok, roles)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if err := s.AddToken(line); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, tok)
+	return nil
+}
+
+func cmdGen(_ context.Context, e *env, args []string) error {
+	fs := e.flags("gen", "--out DIR --date D [--records N] [--seed S]", "Write realistic synthetic daily files {region}-{D}.csv.gz for every region, N records in all, deterministic for a seed")
+	out := fs.String("out", "", "directory to write the files to")
+	date := fs.String("date", "", "list date, YYYY-MM-DD")
+	records := fs.Int("records", 100000, "records in all regions together")
+	seed := fs.Uint64("seed", 1, "random seed")
+	regions := fs.String("regions", strings.Join(engine.DefaultRegions, ","), "region names")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	d, ok := engine.ParseDay(*date)
+	if *out == "" || !ok || *records < 0 || fs.NArg() > 0 {
+		return usagef("gen needs --out DIR and --date YYYY-MM-DD (and --records >= 0)")
+	}
+	bar := newProgress(e.stderr, int64(*records), "generating", false)
+	paths, err := gen.Write(*out, gen.Options{Date: d, Records: *records, Seed: *seed, Regions: rolesList(*regions)},
+		func(done int) { bar.set(int64(done)) })
+	bar.done()
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		fmt.Fprintln(e.stdout, p)
+	}
+	return nil
+}
+
+// ingestFlags are the flags validate and ingest share.
+type ingestFlags struct {
+	data        *string
+	json        *bool
+	maxInvalid  *int
+	allowShrink *bool
+	maxBytes    *int64
+	tz          *zone
+}
+
+func addIngestFlags(fs *flagSet, dataDefault string) *ingestFlags {
+	return &ingestFlags{
+		data:        fs.String("data", dataDefault, "data directory"),
+		json:        fs.Bool("json", false, "print the reports as JSON"),
+		maxInvalid:  fs.Int("max-invalid", 0, "accept a file with up to N bad rows (reported)"),
+		allowShrink: fs.Bool("allow-shrink", false, "accept a list that loses more than half of the region's current one"),
+		maxBytes:    fs.Int64("max-bytes", 4<<30, "decompressed size limit per file"),
+		tz:          zoneFlag(fs.FlagSet),
+	}
+}
+
+func cmdValidate(ctx context.Context, e *env, args []string) error {
+	fs := &flagSet{e.flags("validate", "[--data DIR] [--json] FILE...", "Dry run: validate daily files and print the report; changes nothing. Exit 1 if any file would be rejected. With --data, also checks replay and shrink against the data directory")}
+	f := addIngestFlags(fs, "")
+	return ingestFiles(ctx, e, fs, f, args, true)
+}
+
+func cmdIngest(ctx context.Context, e *env, args []string) error {
+	fs := &flagSet{e.flags("ingest", "--data DIR [--json] FILE...", "Validate, pseudonymise and store daily files ({region}-{YYYY-MM-DD}.csv[.gz]), then rebuild and sign the snapshot. A rejected file leaves the region's current list live; exit 1")}
+	f := addIngestFlags(fs, defaultData)
+	return ingestFiles(ctx, e, fs, f, args, false)
+}
+
+// flagSet lets the shared flag helpers take either command's set.
+type flagSet struct{ *flag.FlagSet }
+
+func ingestFiles(_ context.Context, e *env, fs *flagSet, f *ingestFlags, args []string, dry bool) error {
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("no files given")
+	}
+	cal := f.tz.calendar()
+	var s *loader.Store
+	if *f.data != "" {
+		var err error
+		if s, err = loader.Open(*f.data, cal); err != nil {
+			return err
+		}
+	} else {
+		// No data directory: check the files alone, under a throwaway key.
+		var k [engine.KeySize]byte
+		rand.Read(k[:])
+		s = &loader.Store{Key: engine.KeyFromBytes(k), Regions: engine.DefaultRegions, Calendar: cal}
+	}
+	ups := make([]loader.Upload, fs.NArg())
+	for i, name := range fs.Args() {
+		file, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		ups[i] = loader.Upload{Name: name, Body: file}
+	}
+	bar := newProgress(e.stderr, -1, "reading", true)
+	start := time.Now()
+	reports, snap, err := s.Ingest(ups, loader.IngestOptions{
+		MaxInvalid: *f.maxInvalid, AllowShrink: *f.allowShrink, MaxBytes: *f.maxBytes, DryRun: dry,
+		Progress: func(_ string, n int64) { bar.set(n) },
+	})
+	bar.done()
+	var rej *loader.RejectError
+	if err != nil && !errors.As(err, &rej) {
+		return err // the store failed: nothing changed
+	}
+	if !dry && snap != nil {
+		e.log.Info("snapshot rebuilt", "version", snap.Info().Version, "records", snap.Len(), "seconds", time.Since(start).Seconds())
+	}
+	if *f.json {
+		out := struct {
+			OK       bool             `json:"ok"`
+			Files    []*loader.Report `json:"files"`
+			Snapshot *snapshotSummary `json:"snapshot,omitempty"`
+		}{OK: err == nil, Files: reports}
+		if !dry && snap != nil {
+			out.Snapshot = summarize(snap)
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if werr := enc.Encode(out); werr != nil {
+			return werr
+		}
+	} else {
+		for i, r := range reports {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			if werr := r.WriteText(e.stdout); werr != nil {
+				return werr
+			}
+		}
+		if !dry && snap != nil {
+			sum := summarize(snap)
+			fmt.Fprintf(e.stdout, "\nsnapshot:   version %d, %d people (red %d, yellow %d)\n", sum.Version, sum.Records, sum.Red, sum.Yellow)
+		}
+	}
+	if err != nil {
+		return errSilent
+	}
+	return nil
+}
+
+type snapshotSummary struct {
+	Version uint64 `json:"version"`
+	Records int    `json:"records"`
+	Red     int    `json:"red"`
+	Yellow  int    `json:"yellow"`
+}
+
+func summarize(s *engine.Snapshot) *snapshotSummary {
+	_, red, yellow := s.Counts()
+	return &snapshotSummary{Version: s.Info().Version, Records: s.Len(), Red: red, Yellow: yellow}
+}
+
+func cmdLookup(_ context.Context, e *env, args []string) error {
+	fs := e.flags("lookup", "--data DIR [ID...]", "Answer IDs offline from the data directory's snapshot: IDs as arguments, or one a line on stdin; one JSON object a line, as the HTTP API answers")
+	dir := fs.String("data", defaultData, "data directory")
+	maxAge := fs.Duration("max-age", answer.DefaultMaxAge, "a region whose newest list is older than this is reported stale")
+	tz := zoneFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cal := tz.calendar()
+	s, err := loader.Open(*dir, cal)
+	if err != nil {
+		return err
+	}
+	snap, _, err := s.Current()
+	if err != nil {
+		return err
+	}
+	v := answer.NewView(snap, time.Now(), *maxAge, cal.Location())
+	w := bufio.NewWriterSize(e.stdout, 64<<10)
+	buf := make([]byte, 0, 512)
+	answerOne := func(id []byte) {
+		buf = answer.AppendJSON(buf[:0], v, id, snap.LookupBytes(id))
+		buf = append(buf, '\n')
+		w.Write(buf)
+	}
+	if fs.NArg() > 0 {
+		for _, id := range fs.Args() {
+			answerOne([]byte(id))
+		}
+		return w.Flush()
+	}
+	sc := bufio.NewScanner(e.stdin)
+	sc.Buffer(make([]byte, 4096), 4096)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		answerOne(line)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading IDs from stdin: %w", err)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,103 @@
+// Package answer renders lookup results as the JSON objects of the HTTP API
+// (DESIGN section 5), for the server and for `hcx lookup`, which prints the
+// same objects.
+//
+// # Concurrency
+//
+// A View is immutable and safe for concurrent use. AppendJSON does not
+// allocate when dst has room.
+package answer
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/yrd-hcx/hcx/engine"
+)
+
+// DefaultMaxAge is how old a region's newest list may be before every answer
+// names the region as stale (DESIGN: --max-age 36h).
+const DefaultMaxAge = 36 * time.Hour
+
+// View is what all answers from one snapshot at one moment share: the
+// region names, the snapshot's date and the stale regions, rendered once.
+type View struct {
+	Snap      *engine.Snapshot
+	AsOf      engine.Day // the newest list date of any region
+	StaleList []string   // regions with no list or one older than the max age
+	names     [][]byte   // `{"region":"sh","status":"` per region
+	tail      []byte     // `,"asOf":"...","stale":[...]}`
+}
+
+// NewView prepares answers from s as of now: a region's list dated D counts
+// from the start of D in loc, and is stale once older than maxAge.
+func NewView(s *engine.Snapshot, now time.Time, maxAge time.Duration, loc *time.Location) *View {
+	v := &View{Snap: s, AsOf: engine.NoDay}
+	for _, r := range s.Regions() {
+		v.names = append(v.names, []byte(`{"region":"`+r.Name+`","status":"`))
+		if r.ListDate != engine.NoDay && r.ListDate > v.AsOf {
+			v.AsOf = r.ListDate
+		}
+		if r.ListDate == engine.NoDay || now.Sub(r.ListDate.Time(loc)) > maxAge {
+			v.StaleList = append(v.StaleList, r.Name)
+		}
+	}
+	v.tail = append(v.tail, `,"asOf":`...)
+	v.tail = appendDay(v.tail, v.AsOf)
+	v.tail = append(v.tail, `,"stale":[`...)
+	for i, name := range v.StaleList {
+		if i > 0 {
+			v.tail = append(v.tail, ',')
+		}
+		v.tail = strconv.AppendQuote(v.tail, name)
+	}
+	v.tail = append(v.tail, "]}"...)
+	return v
+}
+
+// IsStale reports whether region is in the stale list.
+func (v *View) IsStale(region string) bool { return slices.Contains(v.StaleList, region) }
+
+// AppendJSON appends the answer object for query (the ID as the caller sent
+// it; only its masked form is written) and its result.
+func AppendJSON[T string | []byte](dst []byte, v *View, query T, r engine.Result) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = engine.AppendMask(dst, query)
+	dst = append(dst, `","status":"`...)
+	dst = append(dst, r.Status.String()...)
+	dst = append(dst, '"')
+	if r.Status == engine.Invalid {
+		dst = append(dst, `,"error":"`...)
+		dst = append(dst, r.Err.Reason()...)
+		return append(dst, `"}`...)
+	}
+	dst = append(dst, `,"since":`...)
+	dst = appendDay(dst, r.Since)
+	dst = append(dst, `,"sources":[`...)
+	first := true
+	for i, name := range v.names {
+		c := r.Source(i)
+		if c == engine.Green {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, name...)
+		dst = append(dst, c.String()...)
+		dst = append(dst, `"}`...)
+	}
+	dst = append(dst, ']')
+	return append(dst, v.tail...)
+}
+
+func appendDay(dst []byte, d engine.Day) []byte {
+	if d == engine.NoDay {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = d.AppendFormat(dst)
+	return append(dst, '"')
+}

@@ -1,0 +1,47 @@
+package answer
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/yrd-hcx/hcx/engine"
+)
+
+func snapshot(t *testing.T) *engine.Snapshot {
+	t.Helper()
+	b, _ := engine.NewBuilder(engine.Options{})
+	id, _ := engine.ParseID("11010519491231002X")
+	since, _ := engine.ParseDay("2026-11-20")
+	b.Add(3, engine.Key{}.Of(id), engine.Red, since)
+	b.Add(0, engine.Key{}.Of(id), engine.Yellow, engine.NoDay)
+	d, _ := engine.ParseDay("2026-11-26")
+	b.SetListDate(0, d)
+	b.SetListDate(3, d-2)
+	b.SetListDate(1, d)
+	return b.Build()
+}
+
+func TestAppendJSON(t *testing.T) {
+	s := snapshot(t)
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, engine.CST) // 33h after the 26th began
+	v := NewView(s, now, DefaultMaxAge, engine.CST)
+	for _, c := range []struct{ id, want string }{
+		{"11010519491231002x", `{"id":"1101**********002x","status":"red","since":"2026-11-20","sources":[{"region":"sh","status":"yellow"},{"region":"ah","status":"red"}],"asOf":"2026-11-26","stale":["zj","ah"]}`},
+		{"440524188001010014", `{"id":"4405**********0014","status":"green","since":null,"sources":[],"asOf":"2026-11-26","stale":["zj","ah"]}`},
+		{"110105194912310021", `{"id":"1101**********0021","status":"invalid","error":"check digit"}`},
+	} {
+		got := string(AppendJSON(nil, v, c.id, s.Lookup(c.id)))
+		if got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.id, got, c.want)
+		}
+		if !json.Valid([]byte(got)) {
+			t.Errorf("invalid JSON %s", got)
+		}
+	}
+	buf := make([]byte, 0, 512)
+	r := s.Lookup("11010519491231002X")
+	if n := testing.AllocsPerRun(100, func() { buf = AppendJSON(buf[:0], v, "11010519491231002X", r) }); n != 0 {
+		t.Errorf("%v allocs", n)
+	}
+}

@@ -1,0 +1,319 @@
+package loader
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/yrd-hcx/hcx/engine"
+)
+
+
+// validIDs returns n distinct valid IDs, deterministic for seed.
+func validIDs(seed uint64, n int) []string {
+	r := rand.New(rand.NewPCG(seed, 42))
+	seen := map[string]bool{}
+	var out []string
+	for len(out) < n {
+		body := fmt.Sprintf("3%05d%04d%02d%02d%03d", r.IntN(100000), 1930+r.IntN(90), 1+r.IntN(12), 1+r.IntN(28), r.IntN(1000))
+		id := body + string(engine.CheckChar(body))
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// csvOf writes a daily file: each ID with a colour (every third red).
+func csvOf(ids []string) string {
+	var b strings.Builder
+	b.WriteString("id,color,since\n")
+	for i, id := range ids {
+		c := "yellow"
+		if i%3 == 0 {
+			c = "red"
+		}
+		fmt.Fprintf(&b, "%s,%s,2026-11-%02d\n", id, c, 1+i%20)
+	}
+	return b.String()
+}
+
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	s, err := Init(t.TempDir()+"/data", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Calendar = testCal
+	return s
+}
+
+func ingest(t testing.TB, s *Store, name, body string, opts IngestOptions) (*Report, error) {
+	t.Helper()
+	reps, _, err := s.Ingest([]Upload{{Name: name, Body: strings.NewReader(body)}}, opts)
+	if len(reps) != 1 {
+		t.Fatalf("%d reports", len(reps))
+	}
+	return reps[0], err
+}
+
+func mustIngest(t testing.TB, s *Store, name, body string) {
+	t.Helper()
+	if rep, err := ingest(t, s, name, body, IngestOptions{}); err != nil {
+		t.Fatalf("%s: %v (%+v)", name, err, rep)
+	}
+}
+
+// dirState hashes every file of the data directory.
+func dirState(t testing.TB, dir string) map[string][32]byte {
+	t.Helper()
+	out := map[string][32]byte{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == lockFile {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = sha256.Sum256(b)
+		return nil
+	})
+	return out
+}
+
+func status(t testing.TB, s *Store, id string) engine.Status {
+	t.Helper()
+	snap, _, err := s.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap.Lookup(id).Status
+}
+
+func TestInit(t *testing.T) {
+	dir := t.TempDir() + "/d"
+	s, err := Init(dir, []string{"sh", "js"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.PublicHex()) != 64 || strings.Join(s.Regions, ",") != "sh,js" {
+		t.Fatalf("public %q regions %v", s.PublicHex(), s.Regions)
+	}
+	for name, perm := range map[string]os.FileMode{KeyFile: 0o600, SigningFile: 0o600, TokensFile: 0o600, PublicFile: 0o644} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.Mode().Perm() != perm {
+			t.Errorf("%s: %v %v", name, fi.Mode(), err)
+		}
+	}
+	before := dirState(t, dir)
+	if _, err := Init(dir, nil); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
+		t.Fatalf("second init: %v", err)
+	}
+	if after := dirState(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("second init changed the directory")
+	}
+	o, err := Open(dir, nil)
+	if err != nil || o.Key != s.Key || !o.Public.Equal(s.Public) {
+		t.Fatalf("reopen: %v", err)
+	}
+	if _, _, err := o.Current(); !errors.Is(err, ErrNoSnapshot) {
+		t.Fatalf("fresh directory: %v", err)
+	}
+	if _, err := Open(t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "hcx init") {
+		t.Fatalf("open a non-data dir: %v", err)
+	}
+	if _, err := Init(t.TempDir()+"/x", []string{"sh", "SH"}); err == nil {
+		t.Fatal("bad region accepted")
+	}
+}
+
+func TestIngestAndLookup(t *testing.T) {
+	s := newStore(t)
+	sh, js := validIDs(1, 300), validIDs(2, 200)
+	mustIngest(t, s, "sh-2026-11-26.csv", csvOf(sh))
+	mustIngest(t, s, "/some/dir/js-2026-11-26.csv", csvOf(js))
+	snap, _, err := s.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Info().Version != 2 || snap.Len() != 500 {
+		t.Fatalf("version %d len %d", snap.Info().Version, snap.Len())
+	}
+	if r := snap.Lookup(sh[0]); r.Status != engine.Red || r.Since.String() != "2026-11-01" || r.Red != 1 {
+		t.Fatalf("sh[0]: %+v", r)
+	}
+	if r := snap.Lookup(js[1]); r.Status != engine.Yellow || r.Yellow != 2 {
+		t.Fatalf("js[1]: %+v", r)
+	}
+	if got := snap.Regions()[0].ListDate.String(); got != "2026-11-26" {
+		t.Fatalf("sh list date %s", got)
+	}
+	// The next day's sh list replaces sh's list whole; js stays.
+	mustIngest(t, s, "sh-2026-11-27.csv.gz", gzipString(csvOf(sh[100:])))
+	if status(t, s, sh[0]) != engine.Green || status(t, s, sh[150]) == engine.Green || status(t, s, js[0]) != engine.Red {
+		t.Fatal("next day did not replace sh's list alone")
+	}
+	// A correction: the same date again replaces it.
+	mustIngest(t, s, "sh-2026-11-27.csv", csvOf(sh[90:]))
+	if status(t, s, sh[95]) == engine.Green {
+		t.Fatal("correction not applied")
+	}
+}
+
+// TestIngestRefusals: every refusal leaves the data directory byte for byte
+// as it was, and the previous list live.
+func TestIngestRefusals(t *testing.T) {
+	s := newStore(t)
+	ids := validIDs(3, 100)
+	mustIngest(t, s, "zj-2026-11-26.csv", csvOf(ids))
+	before := dirState(t, s.Dir)
+	bad := csvOf(ids[:60]) + ids[0][:17] + "Z,red\n"
+	for _, c := range []struct {
+		name, body string
+		opts       IngestOptions
+		want       error
+		reason     string
+	}{
+		{"zj-2026-11-25.csv", csvOf(ids), IngestOptions{}, ErrReplay, "older than zj's current list of 2026-11-26"},
+		{"zj-2026-11-28.csv", csvOf(ids), IngestOptions{}, ErrFuture, "in the future"},
+		{"xx-2026-11-27.csv", csvOf(ids), IngestOptions{}, ErrRegion, `unknown region "xx"`},
+		{"zj_2026-11-27.csv", csvOf(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
+		{"zj-2026-11-27.txt", csvOf(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
+		{"zj-2026-11-27.csv", csvOf(ids[:49]), IngestOptions{}, ErrShrink, "49 people, less than half of zj's current 100"},
+		{"zj-2026-11-27.csv", "id,color\n", IngestOptions{}, ErrShrink, "0 people"},
+		{"zj-2026-11-27.csv", bad, IngestOptions{}, ErrInvalidRows, ""},
+		{"zj-2026-11-27.csv", csvOf(ids), IngestOptions{DryRun: true}, nil, ""},
+	} {
+		rep, err := ingest(t, s, c.name, c.body, c.opts)
+		var rej *RejectError
+		if c.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+		} else if !errors.Is(err, c.want) || !errors.As(err, &rej) || rep.Accepted || !strings.Contains(rep.Reason, c.reason) {
+			t.Errorf("%s: err %v, report %+v; want %v %q", c.name, err, rep, c.want, c.reason)
+		}
+		if after := dirState(t, s.Dir); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("%s changed the data directory", c.name)
+		}
+		if status(t, s, ids[0]) != engine.Red {
+			t.Fatalf("%s: the previous list is no longer live", c.name)
+		}
+	}
+	// Confirmed, the shrink and the empty list go through.
+	if _, err := ingest(t, s, "zj-2026-11-27.csv", csvOf(ids[:10]), IngestOptions{AllowShrink: true}); err != nil {
+		t.Fatal(err)
+	}
+	if status(t, s, ids[50]) != engine.Green || status(t, s, ids[3]) != engine.Red {
+		t.Fatal("confirmed shrink not applied")
+	}
+	if _, err := ingest(t, s, "zj-2026-11-27.csv", "id,color\n", IngestOptions{AllowShrink: true}); err != nil {
+		t.Fatal(err)
+	}
+	if status(t, s, ids[3]) != engine.Green {
+		t.Fatal("empty list not applied")
+	}
+	// The tolerance accepts the file with its bad row reported.
+	rep, err := ingest(t, s, "zj-2026-11-27.csv", bad, IngestOptions{MaxInvalid: 1})
+	if err != nil || rep.Invalid != 1 || rep.Records != 60 {
+		t.Fatalf("tolerated: %v %+v", err, rep)
+	}
+}
+
+// TestIngestBatch: in one call, a rejected file does not stop the others,
+// files of one region go in date order, and the snapshot is rebuilt once.
+func TestIngestBatch(t *testing.T) {
+	s := newStore(t)
+	a, b := validIDs(4, 50), validIDs(5, 50)
+	reps, snap, err := s.Ingest([]Upload{
+		{Name: "ah-2026-11-27.csv", Body: strings.NewReader(csvOf(b))},
+		{Name: "ah-2026-11-26.csv", Body: strings.NewReader(csvOf(a))},
+		{Name: "js-2026-11-26.csv", Body: strings.NewReader("id,color,name\n")},
+		{Name: "sh-2026-11-26.csv", Body: strings.NewReader(csvOf(a[:5]))},
+	}, IngestOptions{})
+	var rej *RejectError
+	if !errors.As(err, &rej) || !errors.Is(err, ErrHeader) {
+		t.Fatalf("err %v", err)
+	}
+	if !reps[0].Accepted || !reps[1].Accepted || reps[2].Accepted || !reps[3].Accepted || reps[2].File != "js-2026-11-26.csv" {
+		t.Fatalf("reports %+v %+v %+v %+v", reps[0], reps[1], reps[2], reps[3])
+	}
+	if snap.Info().Version != 1 || snap.Lookup(b[0]).Red != 1<<3 {
+		t.Fatalf("snapshot %+v", snap.Info())
+	}
+	if snap.Lookup(a[10]).Status != engine.Green || snap.Lookup(a[0]).Source(0) != engine.Red {
+		t.Fatal("ah's later list did not win, or sh's list is missing")
+	}
+}
+
+// TestNoRawIDs: nothing in the data directory holds an ID, in any form the
+// input had (18 characters or the 17-digit body).
+func TestNoRawIDs(t *testing.T) {
+	s := newStore(t)
+	ids := validIDs(6, 2000)
+	mustIngest(t, s, "sh-2026-11-26.csv", csvOf(ids))
+	filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
+		if d.IsDir() {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		for _, id := range ids {
+			if bytes.Contains(b, []byte(id[:17])) {
+				t.Fatalf("%s holds a raw ID", p)
+			}
+		}
+		return nil
+	})
+}
+
+// TestConcurrentIngest: writers are serialised; each lands.
+func TestConcurrentIngest(t *testing.T) {
+	s := newStore(t)
+	var wg sync.WaitGroup
+	for i, region := range engine.DefaultRegions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o, err := Open(s.Dir, testCal)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := ingest(t, o, region+"-2026-11-26.csv", csvOf(validIDs(uint64(10+i), 100)), IngestOptions{}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	snap, _, err := s.Current()
+	if err != nil || snap.Info().Version != 4 || snap.Len() != 400 {
+		t.Fatalf("after 4 concurrent ingests: %v %+v len %d", err, snap.Info(), snap.Len())
+	}
+}
+
+func TestParseName(t *testing.T) {
+	for in, want := range map[string]string{
+		"sh-2026-11-26.csv": "sh 2026-11-26 false", "a/b/zj-2026-01-31.csv.gz": "zj 2026-01-31 true",
+		"sh-2026-11-31.csv": "error", "SH-2026-11-26.csv": "error", "sh-2026-11-26.CSV": "error",
+		"sh-26-11-2026.csv": "error", "sh.csv": "error", "-2026-11-26.csv": "error", "sh-2026-11-26.csv.bz2": "error",
+	} {
+		region, date, gz, err := ParseName(in)
+		got := fmt.Sprint(region, " ", date, " ", gz)
+		if err != nil {
+			got = "error"
+		}
+		if got != want {
+			t.Errorf("ParseName(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

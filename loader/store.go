@@ -1,0 +1,260 @@
+package loader
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/yrd-hcx/hcx/engine"
+)
+
+// Files of a data directory. The signed snapshot is the whole published
+// state: it holds every region's current pseudonymised list (who, which
+// colour, since when, the list date), so committing an ingest is one atomic
+// rename of one file, and a crash leaves the old state or the new one.
+const (
+	KeyFile      = "pseudonym.key" // 16-byte SipHash key, hex; secret, 0600
+	SigningFile  = "signing.key"   // Ed25519 private key seed, hex; secret, 0600
+	PublicFile   = "signing.pub"   // Ed25519 public key, hex
+	TokensFile   = "tokens"        // token hashes and roles, 0600
+	RegionsFile  = "regions"       // region names, one a line
+	SnapshotFile = "snapshot.hcx"  // the current signed snapshot
+	lockFile     = ".lock"
+)
+
+// ErrNoSnapshot: nothing has been ingested into the data directory yet.
+var ErrNoSnapshot = errors.New("no snapshot yet: ingest a daily file first")
+
+// Store is an open data directory. Its fields are read-only after Open; it
+// is safe for concurrent use, and Ingest serialises writers (also across
+// processes) with a lock file. A Store with an empty Dir holds nothing: a
+// dry-run Ingest on it checks files alone.
+type Store struct {
+	Dir      string
+	Key      engine.Key
+	Signing  ed25519.PrivateKey
+	Public   ed25519.PublicKey
+	Regions  []string
+	Calendar *engine.Calendar
+}
+
+// Init creates a data directory: a fresh pseudonym key, an Ed25519 signing
+// key pair, an empty tokens file and the region list. It refuses a
+// directory that already holds any of these files. regions nil means
+// engine.DefaultRegions.
+func Init(dir string, regions []string) (*Store, error) {
+	if regions == nil {
+		regions = engine.DefaultRegions
+	}
+	if _, err := engine.NewBuilder(engine.Options{Regions: regions}); err != nil {
+		return nil, err // validates the region list
+	}
+	for _, f := range []string{KeyFile, SigningFile, PublicFile, TokensFile, RegionsFile, SnapshotFile} {
+		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+			return nil, fmt.Errorf("%s already holds %s: refusing to overwrite an existing data directory", dir, f)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var key [engine.KeySize]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		data string
+		perm os.FileMode
+	}{
+		{KeyFile, hex.EncodeToString(key[:]) + "\n", 0o600},
+		{SigningFile, hex.EncodeToString(priv.Seed()) + "\n", 0o600},
+		{PublicFile, hex.EncodeToString(pub) + "\n", 0o644},
+		{TokensFile, "# hcx tokens: <sha256-hex> <role>[,<role>...]; add with `hcx token add`\n", 0o600},
+		{RegionsFile, "# region names, one a line, in index order (at most 64)\n" + strings.Join(regions, "\n") + "\n", 0o644},
+	} {
+		if err := WriteFileAtomic(filepath.Join(dir, f.name), []byte(f.data), f.perm); err != nil {
+			return nil, err
+		}
+	}
+	return Open(dir, nil)
+}
+
+// Open reads a data directory's keys and region list. cal decides "today"
+// (nil: engine.DefaultCalendar).
+func Open(dir string, cal *engine.Calendar) (*Store, error) {
+	if cal == nil {
+		cal = engine.DefaultCalendar
+	}
+	s := &Store{Dir: dir, Calendar: cal}
+	key, err := readHex(filepath.Join(dir, KeyFile), engine.KeySize)
+	if err != nil {
+		return nil, err
+	}
+	s.Key = engine.KeyFromBytes([engine.KeySize]byte(key))
+	seed, err := readHex(filepath.Join(dir, SigningFile), ed25519.SeedSize)
+	if err != nil {
+		return nil, err
+	}
+	s.Signing = ed25519.NewKeyFromSeed(seed)
+	s.Public = s.Signing.Public().(ed25519.PublicKey)
+	if s.Regions, err = ReadRegions(filepath.Join(dir, RegionsFile)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ReadRegions reads a region file: names one a line, `#` comments.
+func ReadRegions(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if f := strings.Fields(line); len(f) > 0 {
+			out = append(out, f[0])
+		}
+	}
+	if _, err := engine.NewBuilder(engine.Options{Regions: out}); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// readHex reads a key file written by Init (hex, one line).
+func readHex(path string, size int) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s missing: is %s a data directory? (hcx init --data DIR)", filepath.Base(path), filepath.Dir(path))
+		}
+		return nil, err
+	}
+	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(k) != size {
+		return nil, fmt.Errorf("%s: want %d bytes in hex", path, size)
+	}
+	return k, nil
+}
+
+// PublicHex is the publisher's public key in hex, as `hcx init` prints it.
+func (s *Store) PublicHex() string { return hex.EncodeToString(s.Public) }
+
+// SnapshotPath is where the current snapshot lives.
+func (s *Store) SnapshotPath() string { return filepath.Join(s.Dir, SnapshotFile) }
+
+// TokensPath is the tokens file.
+func (s *Store) TokensPath() string { return filepath.Join(s.Dir, TokensFile) }
+
+// Current reads, verifies (signature, checksums, key) and opens the current
+// snapshot, returning it with its file bytes. ErrNoSnapshot if none yet.
+func (s *Store) Current() (*engine.Snapshot, []byte, error) {
+	if s.Dir == "" { // a Store with no directory: validating files alone
+		return nil, nil, ErrNoSnapshot
+	}
+	b, err := os.ReadFile(s.SnapshotPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, ErrNoSnapshot
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, err := s.OpenSnapshot(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", s.SnapshotPath(), err)
+	}
+	return snap, b, nil
+}
+
+// OpenSnapshot verifies and opens snapshot bytes with this store's keys.
+func (s *Store) OpenSnapshot(b []byte) (*engine.Snapshot, error) {
+	return engine.OpenBytes(b, engine.OpenOptions{Key: s.Key, Calendar: s.Calendar, PublicKey: s.Public})
+}
+
+// lock takes the data directory's exclusive writer lock (flock, so it is
+// released if the process dies).
+func (s *Store) lock() (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// removeTemps deletes temporary files a killed writer left behind; only
+// called with the lock held, so no live writer owns them.
+func (s *Store) removeTemps() {
+	tmps, _ := filepath.Glob(filepath.Join(s.Dir, ".*.tmp*"))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
+}
+
+// AddToken appends a token line to the tokens file (crash-safe rewrite).
+func (s *Store) AddToken(line string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	old, err := os.ReadFile(s.TokensPath())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if len(old) > 0 && old[len(old)-1] != '\n' {
+		old = append(old, '\n')
+	}
+	return WriteFileAtomic(s.TokensPath(), append(old, line...), 0o600)
+}
+
+// WriteFileAtomic replaces path with data so that a crash at any instant
+// leaves either the old file or the new one: write a temporary file in the
+// same directory, fsync it, rename it over path, fsync the directory.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op once renamed
+	if _, err = f.Write(data); err == nil {
+		if err = f.Chmod(perm); err == nil {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
