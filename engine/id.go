@@ -109,6 +109,9 @@ var DefaultCalendar = NewCalendar(CST, nil)
 // Location returns the calendar's zone.
 func (c *Calendar) Location() *time.Location { return c.loc }
 
+// Now reads the calendar's clock.
+func (c *Calendar) Now() time.Time { return c.now() }
+
 // Today returns today's date in the calendar's zone.
 func (c *Calendar) Today() Day {
 	return DayOf(c.now().In(c.loc))

@@ -253,7 +253,7 @@ func cmdLookup(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	v := answer.NewView(snap, time.Now(), *maxAge, cal.Location())
+	v := answer.NewView(snap, cal.Now(), *maxAge, cal.Location())
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	buf := make([]byte, 0, 512)
 	answerOne := func(id []byte) {

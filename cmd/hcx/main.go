@@ -78,6 +78,7 @@ func init() {
 		{"validate", "[--data DIR] [--json] FILE...", "dry run: report what ingesting the files would do", cmdValidate},
 		{"ingest", "--data DIR [--json] FILE...", "validate, pseudonymise and store daily files; rebuild the snapshot", cmdIngest},
 		{"lookup", "--data DIR [ID...]", "answer IDs offline (arguments or stdin), one JSON object a line", cmdLookup},
+		{"serve", "--data DIR [--listen ADDR]", "serve the HTTP API; hot-swap new snapshots", cmdServe},
 	}
 }
 

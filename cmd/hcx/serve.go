@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net"
+	"time"
+
+	"github.com/yrd-hcx/hcx/internal/answer"
+	"github.com/yrd-hcx/hcx/loader"
+	"github.com/yrd-hcx/hcx/server"
+)
+
+// serveFlags are the flags of serve (and demo).
+type serveFlags struct {
+	listen *string
+	maxAge *time.Duration
+	poll   *time.Duration
+	cfg    server.Config
+	tz     *zone
+}
+
+func addServeFlags(fs *flag.FlagSet) *serveFlags {
+	f := &serveFlags{
+		listen: fs.String("listen", "127.0.0.1:8080", "address to listen on"),
+		maxAge: fs.Duration("max-age", answer.DefaultMaxAge, "a region whose newest list is older than this is reported stale"),
+		poll:   fs.Duration("poll", time.Second, "how often to look for a snapshot written by another process (hcx ingest)"),
+		tz:     zoneFlag(fs),
+	}
+	fs.DurationVar(&f.cfg.ReadTimeout, "read-timeout", 10*time.Second, "time to read a request (not an upload's body)")
+	fs.DurationVar(&f.cfg.UploadTimeout, "upload-timeout", 10*time.Minute, "time to read an upload's body")
+	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", 10*time.Second, "time to write a response")
+	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive connection idle time")
+	fs.IntVar(&f.cfg.MaxConns, "max-conns", 10000, "concurrent connections")
+	fs.IntVar(&f.cfg.MaxBatch, "max-batch", 10000, "IDs in one batch request")
+	return f
+}
+
+// start opens the store and the listener and serves until ctx ends; ready
+// is called once the listener is up.
+func (f *serveFlags) start(ctx context.Context, e *env, dir string, ready func(addr string)) error {
+	cal := f.tz.calendar()
+	st, err := loader.Open(dir, cal)
+	if err != nil {
+		return err
+	}
+	cfg := f.cfg
+	cfg.Store, cfg.Logger, cfg.MaxAge, cfg.Poll = st, e.log, *f.maxAge, *f.poll
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	if !srv.Ready() {
+		e.log.Warn("no snapshot yet: not ready until a daily file is ingested or uploaded", "dir", dir)
+	}
+	ln, err := net.Listen("tcp", *f.listen)
+	if err != nil {
+		return err
+	}
+	e.log.Info("serving", "addr", ln.Addr().String(), "data", dir)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return <-errc
+}
+
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("serve", "--data DIR [--listen ADDR]", "Serve the HTTP API (DESIGN section 5) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest. SIGTERM finishes requests in flight, then exits 0")
+	dir := fs.String("data", defaultData, "data directory")
+	f := addServeFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve takes no arguments")
+	}
+	return f.start(ctx, e, *dir, nil)
+}
+

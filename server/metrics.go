@@ -1,0 +1,132 @@
+package server
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/yrd-hcx/hcx/engine"
+)
+
+// route is a metrics label for an endpoint.
+type route uint8
+
+const (
+	routeStatus route = iota
+	routeRegion
+	routeBatch
+	routeUpload
+	routeSnapshot
+	routeSnapFile
+	routeEdge
+	routeHealth
+	routeReady
+	routeMetrics
+	routeWeb
+	routeOther
+	numRoutes
+)
+
+var routeNames = [numRoutes]string{"status", "region_status", "batch", "upload", "snapshot", "snapshot_file",
+	"edge_filter", "healthz", "readyz", "metrics", "web", "other"}
+
+// The status codes the server answers with, pre-resolved per route so that
+// counting a request is an atomic add, not a label lookup.
+var codes = []int{200, 304, 400, 401, 403, 404, 405, 408, 409, 413, 422, 431, 500, 503}
+
+type metrics struct {
+	reg            *prometheus.Registry
+	requests       *prometheus.CounterVec
+	byCode         [numRoutes][]prometheus.Counter
+	duration       [numRoutes]prometheus.Observer
+	lookups        [engine.Red + 1]prometheus.Counter
+	uploads        *prometheus.CounterVec
+	reloadFailures prometheus.Counter
+	listRecords    *prometheus.GaugeVec
+	listDate       *prometheus.GaugeVec
+	version        prometheus.Gauge
+	records        prometheus.Gauge
+	handler        fasthttp.RequestHandler
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcx_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
+	f(m.requests)
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hcx_request_duration_seconds", Help: "Time to answer a request, by route.",
+		Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3, 1, 10}}, []string{"route"})
+	f(dur)
+	for r := range numRoutes {
+		m.byCode[r] = make([]prometheus.Counter, len(codes))
+		for i, c := range codes {
+			m.byCode[r][i] = m.requests.WithLabelValues(routeNames[r], strconv.Itoa(c))
+		}
+		m.duration[r] = dur.WithLabelValues(routeNames[r])
+	}
+	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcx_lookups_total", Help: "IDs looked up, by answer."}, []string{"result"})
+	f(lookups)
+	for st := engine.Invalid; st <= engine.Red; st++ {
+		m.lookups[st] = lookups.WithLabelValues(st.String())
+	}
+	m.uploads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcx_uploads_total", Help: "Daily files uploaded, by region and result."}, []string{"region", "result"})
+	f(m.uploads)
+	m.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcx_snapshot_reload_failures_total", Help: "Snapshots on disk refused (corrupt, wrong key, older)."})
+	f(m.reloadFailures)
+	m.listRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcx_list_records", Help: "People on each region's current list, by colour."}, []string{"region", "color"})
+	f(m.listRecords)
+	m.listDate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcx_list_date_seconds", Help: "Start of each region's current list date, Unix seconds (age = time() - this)."}, []string{"region"})
+	f(m.listDate)
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hcx_stale_regions", Help: "Regions whose newest list is older than --max-age."}, func() float64 {
+		if st := s.cur.Load(); st != nil {
+			return float64(len(st.view.StaleList))
+		}
+		return 0
+	}))
+	m.version = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_snapshot_version", Help: "Version of the live snapshot."})
+	m.records = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_snapshot_records", Help: "Distinct people in the live snapshot."})
+	f(m.version)
+	f(m.records)
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+func (m *metrics) request(r route, code int, d time.Duration) {
+	for i, c := range codes {
+		if c == code {
+			m.byCode[r][i].Inc()
+			m.duration[r].Observe(d.Seconds())
+			return
+		}
+	}
+	m.requests.WithLabelValues(routeNames[r], strconv.Itoa(code)).Inc()
+	m.duration[r].Observe(d.Seconds())
+}
+
+func (m *metrics) lookup(st engine.Status) {
+	if int(st) < len(m.lookups) {
+		m.lookups[st].Inc()
+	}
+}
+
+func (m *metrics) snapshotChanged(snap *engine.Snapshot) {
+	info := snap.Info()
+	m.version.Set(float64(info.Version))
+	m.records.Set(float64(info.Records))
+	for _, r := range info.Regions {
+		m.listRecords.WithLabelValues(r.Name, "red").Set(float64(r.Red))
+		m.listRecords.WithLabelValues(r.Name, "yellow").Set(float64(r.Yellow))
+		if r.ListDate != engine.NoDay {
+			m.listDate.WithLabelValues(r.Name).Set(float64(r.ListDate.Time(snap.Calendar().Location()).Unix()))
+		}
+	}
+}
+
+func (m *metrics) serve(ctx *fasthttp.RequestCtx) { m.handler(ctx) }

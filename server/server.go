@@ -1,0 +1,304 @@
+// Package server is the hcx HTTP API on fasthttp (DESIGN section 5): lookups
+// for gates, uploads for regions, the snapshot for replicas, metrics.
+//
+// # Usage
+//
+//	srv, err := server.New(server.Config{Store: store, Logger: log})
+//	go srv.Serve(ln) // or ListenAndServe
+//	...
+//	srv.Shutdown(ctx) // stop accepting, finish requests in flight
+//
+// # Concurrency
+//
+// The current snapshot sits behind an atomic pointer. A request loads it once
+// and answers from it to the end, so a swap (an upload, a change on disk)
+// never fails or mixes a request; the old snapshot is freed by the garbage
+// collector once the last request using it is done. Uploads are serialised.
+//
+// # Performance
+//
+// The lookup path does not allocate: routing is by byte prefix, the token is
+// checked by its SHA-256, metrics are pre-resolved counters, and the JSON is
+// appended into a stack buffer (handler_alloc_test.go).
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/answer"
+	"github.com/yrd-hcx/hcx/internal/auth"
+	"github.com/yrd-hcx/hcx/loader"
+)
+
+// Config configures a Server. Zero durations and sizes take the defaults
+// named beside them.
+type Config struct {
+	Store  *loader.Store // the data directory: keys, tokens, snapshot
+	Logger *slog.Logger  // nil: discard
+
+	MaxAge time.Duration // a region's list older than this is stale; 0: 36h
+	// Poll is how often the data directory is checked for a snapshot written
+	// by another process (hcx ingest); 0: 1s.
+	Poll time.Duration
+
+	ReadTimeout   time.Duration // a request's headers and small body; 0: 10s
+	UploadTimeout time.Duration // reading an upload's body; 0: 10m
+	WriteTimeout  time.Duration // 0: 10s
+	IdleTimeout   time.Duration // keep-alive connections; 0: 60s
+	MaxConns      int           // concurrent connections; 0: 10,000
+	MaxHeaderSize int           // bytes; 0: 8 KiB
+	MaxBatchBody  int           // bytes of a batch request body; 0: 1 MiB
+	MaxUploadSize int64         // bytes of an upload body as sent; 0: 4 GiB
+	MaxBatch      int           // IDs in one batch; 0: 10,000
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.MaxAge, answer.DefaultMaxAge)
+	def(&c.Poll, time.Second)
+	def(&c.ReadTimeout, 10*time.Second)
+	def(&c.UploadTimeout, 10*time.Minute)
+	def(&c.WriteTimeout, 10*time.Second)
+	def(&c.IdleTimeout, 60*time.Second)
+	if c.MaxConns == 0 {
+		c.MaxConns = 10000
+	}
+	if c.MaxHeaderSize == 0 {
+		c.MaxHeaderSize = 8 << 10
+	}
+	if c.MaxBatchBody == 0 {
+		c.MaxBatchBody = 1 << 20
+	}
+	if c.MaxUploadSize == 0 {
+		c.MaxUploadSize = loader.DefaultMaxBytes
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 10000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// state is everything a request reads, swapped as one.
+type state struct {
+	snap *engine.Snapshot
+	view *answer.View
+	file []byte // the signed snapshot file, for replicas
+	etag string
+	// fileInfo identifies the file the snapshot came from, so the watcher
+	// can tell a new one from the one already loaded.
+	fileInfo os.FileInfo
+}
+
+// Server is the HTTP service. Safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	http    *fasthttp.Server
+	cur     atomic.Pointer[state]
+	tokens  atomic.Pointer[auth.Set]
+	metrics *metrics
+	upload  sync.Mutex // one upload at a time in this process
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New prepares a server on cfg.Store and loads its current snapshot, if any
+// (without one the server runs but is not ready).
+func New(cfg Config) (*Server, error) {
+	cfg.defaults()
+	if cfg.Store == nil {
+		return nil, errors.New("server: no store")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
+	s.metrics = newMetrics(s)
+	if err := s.reloadTokens(); err != nil {
+		return nil, err
+	}
+	if err := s.reloadSnapshot(); err != nil && !errors.Is(err, loader.ErrNoSnapshot) {
+		return nil, err
+	}
+	s.http = &fasthttp.Server{
+		Handler:               s.handle,
+		ErrorHandler:          s.handleError,
+		HeaderReceived:        s.headerReceived,
+		Name:                  "hcx",
+		Concurrency:           cfg.MaxConns,
+		ReadBufferSize:        cfg.MaxHeaderSize,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		MaxRequestBodySize:    cfg.MaxBatchBody,
+		StreamRequestBody:     true, // uploads are parsed as they arrive, never held whole
+		NoDefaultDate:         true,
+		NoDefaultContentType:  true,
+		CloseOnShutdown:       true,
+		SecureErrorLogMessage: true, // fasthttp would quote request bytes (IDs) in its logs
+		Logger:                fasthttpLogger{s.log},
+	}
+	return s, nil
+}
+
+// headerReceived gives uploads their own body limit and read timeout.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if bytes.HasPrefix(h.RequestURI(), prefixUploads) {
+		return fasthttp.RequestConfig{ReadTimeout: s.cfg.UploadTimeout}
+	}
+	return fasthttp.RequestConfig{}
+}
+
+// Serve answers on ln until Shutdown; it also watches the data directory.
+func (s *Server) Serve(ln net.Listener) error {
+	s.wg.Add(1)
+	go s.watch()
+	return s.http.Serve(ln)
+}
+
+// ListenAndServe listens on addr (host:port) and serves.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.log.Info("listening", "addr", ln.Addr().String())
+	return s.Serve(ln)
+}
+
+// Shutdown stops accepting connections and waits for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	err := s.http.ShutdownWithContext(ctx)
+	s.wg.Wait()
+	return err
+}
+
+// Ready reports whether a snapshot is loaded.
+func (s *Server) Ready() bool { return s.cur.Load() != nil }
+
+// Snapshot returns the live snapshot (nil before the first).
+func (s *Server) Snapshot() *engine.Snapshot {
+	if st := s.cur.Load(); st != nil {
+		return st.snap
+	}
+	return nil
+}
+
+// watch polls the data directory: a snapshot written by another process
+// (hcx ingest from cron), a changed tokens file; and refreshes staleness.
+func (s *Server) watch() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	var tokInfo os.FileInfo
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if fi, err := os.Stat(s.cfg.Store.SnapshotPath()); err == nil {
+			if st := s.cur.Load(); st == nil || !sameFile(st.fileInfo, fi) {
+				if err := s.reloadSnapshot(); err != nil {
+					s.metrics.reloadFailures.Inc()
+					s.log.Error("snapshot on disk refused; the live one stays", "err", err)
+				}
+			} else {
+				s.refreshView(st)
+			}
+		}
+		if fi, err := os.Stat(s.cfg.Store.TokensPath()); err == nil && tokInfo != nil && !sameFile(tokInfo, fi) {
+			if err := s.reloadTokens(); err != nil {
+				s.log.Error("tokens file refused; the previous tokens stay", "err", err)
+			}
+			tokInfo = fi
+		} else if err == nil {
+			tokInfo = fi
+		}
+	}
+}
+
+func sameFile(a, b os.FileInfo) bool {
+	return a != nil && b != nil && os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
+}
+
+func (s *Server) reloadTokens() error {
+	set, err := auth.Load(s.cfg.Store.TokensPath())
+	if err != nil {
+		return err
+	}
+	s.tokens.Store(set)
+	return nil
+}
+
+// reloadSnapshot reads, verifies and installs the snapshot on disk. A file
+// that does not verify, or is older than the live one, is refused.
+func (s *Server) reloadSnapshot() error {
+	fi, err := os.Stat(s.cfg.Store.SnapshotPath())
+	if err != nil {
+		if os.IsNotExist(err) {
+			return loader.ErrNoSnapshot
+		}
+		return err
+	}
+	snap, file, err := s.cfg.Store.Current()
+	if err != nil {
+		return err
+	}
+	if cur := s.cur.Load(); cur != nil && snap.Info().Version < cur.snap.Info().Version {
+		// Remember the file so the refusal is logged once, not every poll.
+		s.install(cur.snap, cur.file, fi)
+		return fmt.Errorf("snapshot version %d on disk is older than the live %d", snap.Info().Version, cur.snap.Info().Version)
+	}
+	s.install(snap, file, fi)
+	return nil
+}
+
+// install makes snap the live snapshot.
+func (s *Server) install(snap *engine.Snapshot, file []byte, fi os.FileInfo) {
+	st := &state{snap: snap, file: file, fileInfo: fi,
+		etag: fmt.Sprintf(`"%d-%x"`, snap.Info().Version, snap.Info().Built.UnixNano())}
+	st.view = answer.NewView(snap, s.cfg.Store.Calendar.Now(), s.cfg.MaxAge, s.cfg.Store.Calendar.Location())
+	old := s.cur.Swap(st)
+	s.metrics.snapshotChanged(snap)
+	if old == nil || old.snap != snap {
+		s.log.Info("snapshot live", "version", snap.Info().Version, "records", snap.Len(), "stale", st.view.StaleList)
+	}
+}
+
+// refreshView recomputes staleness, which changes with the clock alone.
+func (s *Server) refreshView(st *state) {
+	v := answer.NewView(st.snap, s.cfg.Store.Calendar.Now(), s.cfg.MaxAge, s.cfg.Store.Calendar.Location())
+	if fmt.Sprint(v.StaleList) == fmt.Sprint(st.view.StaleList) {
+		return
+	}
+	next := *st
+	next.view = v
+	s.cur.CompareAndSwap(st, &next)
+}
+
+// fasthttpLogger sends fasthttp's own messages to slog.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Warn(fmt.Sprintf(format, args...)) }

@@ -1,0 +1,447 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/auth"
+	"github.com/yrd-hcx/hcx/internal/fixture"
+	"github.com/yrd-hcx/hcx/loader"
+)
+
+var testCal = engine.NewCalendar(engine.CST, func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, engine.CST) })
+
+// env is a data directory with two regions' lists, tokens of every role and
+// a server on a real loopback port.
+type env struct {
+	store  *loader.Store
+	srv    *Server
+	base   string
+	tokens map[string]string // role -> token
+	sh, ah []string          // IDs listed by sh and ah
+}
+
+func newEnv(t *testing.T, cfg Config, ingest bool) *env {
+	t.Helper()
+	st, err := loader.Init(t.TempDir()+"/data", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Calendar = testCal
+	e := &env{store: st, tokens: map[string]string{}, sh: fixture.IDs(1, 300), ah: fixture.IDs(2, 200)}
+	for _, role := range []string{auth.Lookup, auth.Replica, auth.Admin, auth.Upload("sh"), auth.Upload("js")} {
+		tok, _ := auth.NewToken()
+		line, _ := auth.Line(tok, []string{role})
+		if err := st.AddToken(line); err != nil {
+			t.Fatal(err)
+		}
+		e.tokens[role] = tok
+	}
+	if ingest {
+		_, _, err := st.Ingest([]loader.Upload{
+			{Name: "sh-2026-11-26.csv", Body: strings.NewReader(fixture.CSV(e.sh))},
+			{Name: "ah-2026-11-26.csv", Body: strings.NewReader(fixture.CSV(e.ah))},
+		}, loader.IngestOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.Store = st
+	if cfg.Poll == 0 {
+		cfg.Poll = 50 * time.Millisecond
+	}
+	e.srv, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.base = "http://" + ln.Addr().String()
+	go e.srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.srv.Shutdown(ctx)
+	})
+	return e
+}
+
+type resp struct {
+	code int
+	hdr  http.Header
+	body []byte
+}
+
+func (r resp) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("not JSON (%d): %s", r.code, r.body)
+	}
+	return m
+}
+
+// do sends a request with a real HTTP client.
+func (e *env) do(t *testing.T, method, path, role string, body []byte, hdr ...string) resp {
+	t.Helper()
+	req, err := http.NewRequest(method, e.base+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role != "" {
+		tok := e.tokens[role]
+		if tok == "" {
+			tok = role // a literal token
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, res.Header, b}
+}
+
+func mask(id string) string { return id[:4] + "**********" + id[14:] }
+
+func TestLookups(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	green := fixture.IDs(3, 1)[0]
+	for _, c := range []struct {
+		id, status, since string
+		sources           int
+	}{{e.sh[0], "red", "2026-11-01", 1}, {e.ah[1], "yellow", "2026-11-02", 1}, {green, "green", "", 0}} {
+		r := e.do(t, "GET", "/v1/status/"+c.id, auth.Lookup, nil)
+		m := r.json(t)
+		if r.code != 200 || m["status"] != c.status || m["id"] != mask(c.id) || m["asOf"] != "2026-11-26" || r.hdr.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s: %d %s", c.status, r.code, r.body)
+		}
+		if bytes.Contains(r.body, []byte(c.id)) || bytes.Contains(r.body, []byte(c.id[:17])) {
+			t.Fatal("raw ID in the answer")
+		}
+		if src, _ := m["sources"].([]any); len(src) != c.sources || c.since != "" && m["since"] != c.since {
+			t.Fatalf("%s: %s", c.status, r.body)
+		}
+		if stale, ok := m["stale"].([]any); !ok || len(stale) != 2 { // js and zj have no list
+			t.Fatalf("stale: %s", r.body)
+		}
+	}
+	bad := e.sh[0][:17] + "0"
+	if bad == e.sh[0] {
+		bad = e.sh[0][:17] + "1"
+	}
+	r := e.do(t, "GET", "/v1/status/"+bad, auth.Lookup, nil)
+	if m := r.json(t); r.code != 400 || m["error"] != "invalid_id" || m["detail"] != "check digit" {
+		t.Fatalf("invalid: %d %s", r.code, r.body)
+	}
+	// Per region.
+	r = e.do(t, "GET", "/v1/regions/sh/status/"+e.sh[0], auth.Lookup, nil)
+	if m := r.json(t); r.code != 200 || m["status"] != "red" {
+		t.Fatalf("sh: %s", r.body)
+	}
+	r = e.do(t, "GET", "/v1/regions/ah/status/"+e.sh[0], auth.Lookup, nil)
+	if m := r.json(t); r.code != 200 || m["status"] != "green" {
+		t.Fatalf("ah: %s", r.body)
+	}
+	if r = e.do(t, "GET", "/v1/regions/xx/status/"+e.sh[0], auth.Lookup, nil); r.code != 404 || r.json(t)["error"] != "unknown_region" {
+		t.Fatalf("unknown region: %d %s", r.code, r.body)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	path := "/v1/status/" + e.sh[0]
+	for _, c := range []struct {
+		method, path, role string
+		want               int
+	}{
+		{"GET", path, "", 401}, {"GET", path, "hcx_nope", 401}, {"GET", path, auth.Upload("sh"), 403},
+		{"GET", path, auth.Replica, 403}, {"GET", path, auth.Admin, 200}, {"GET", path, auth.Lookup, 200},
+		{"GET", "/v1/snapshot/file", auth.Lookup, 403}, {"GET", "/v1/snapshot/file", auth.Replica, 200},
+		{"GET", "/v1/snapshot", "", 401}, {"GET", "/v1/snapshot", auth.Upload("js"), 200},
+		{"PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("js"), 403}, {"PUT", "/v1/uploads/sh/2026-11-27", auth.Lookup, 403},
+		{"PUT", "/v1/uploads/sh/2026-11-27", "", 401},
+		{"GET", "/healthz", "", 200}, {"GET", "/readyz", "", 200}, {"GET", "/metrics", "", 200}, {"GET", "/", "", 200},
+		{"GET", "/v1/edge/filter", "", 404}, {"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
+		{"DELETE", "/v1/status", auth.Lookup, 405},
+	} {
+		r := e.do(t, c.method, c.path, c.role, nil)
+		if r.code != c.want {
+			t.Errorf("%s %s as %q: %d, want %d: %s", c.method, c.path, c.role, r.code, c.want, r.body)
+		}
+		if r.code >= 400 {
+			if m := r.json(t); m["error"] == nil || m["detail"] == nil {
+				t.Errorf("%s %s: error body %s", c.method, c.path, r.body)
+			}
+		}
+	}
+}
+
+func TestBatch(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	green := fixture.IDs(3, 1)[0]
+	ids := []string{e.sh[0], e.ah[1], green, "12345", e.sh[3]}
+	want := []string{"red", "yellow", "green", "invalid", "red"}
+	r := e.do(t, "POST", "/v1/status", auth.Lookup, []byte(strings.Join(ids, "\r\n")+"\n\n"), "Content-Type", "text/plain")
+	lines := strings.Split(strings.TrimSpace(string(r.body)), "\n")
+	if r.code != 200 || len(lines) != len(ids) || r.hdr.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("text batch: %d %s", r.code, r.body)
+	}
+	for i, l := range lines {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil || m["status"] != want[i] {
+			t.Fatalf("line %d: %s", i, l)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"ids": ids})
+	r = e.do(t, "POST", "/v1/status", auth.Lookup, body, "Content-Type", "application/json")
+	var out struct{ Results []map[string]any }
+	if json.Unmarshal(r.body, &out) != nil || r.code != 200 || len(out.Results) != len(ids) {
+		t.Fatalf("json batch: %d %s", r.code, r.body)
+	}
+	for i, m := range out.Results {
+		if m["status"] != want[i] {
+			t.Fatalf("result %d: %v", i, m)
+		}
+	}
+	if out.Results[3]["error"] != "length" {
+		t.Fatalf("invalid item: %v", out.Results[3])
+	}
+	r = e.do(t, "POST", "/v1/status", auth.Lookup, []byte(strings.Repeat(green+"\n", 10001)), "Content-Type", "text/plain")
+	if r.code != 413 || r.json(t)["error"] != "batch_too_large" {
+		t.Fatalf("10,001 IDs: %d %s", r.code, r.body)
+	}
+	r = e.do(t, "POST", "/v1/status", auth.Lookup, []byte(strings.Repeat(green+"\n", 10000)), "Content-Type", "text/plain")
+	if r.code != 200 || bytes.Count(r.body, []byte("\n")) != 10000 {
+		t.Fatalf("10,000 IDs: %d", r.code)
+	}
+	r = e.do(t, "POST", "/v1/status", auth.Lookup, bytes.Repeat([]byte("x"), 2<<20), "Content-Type", "text/plain")
+	if r.code != 413 {
+		t.Fatalf("2 MiB body: %d %s", r.code, r.body)
+	}
+	r = e.do(t, "POST", "/v1/status", auth.Lookup, []byte(`{"ids":`), "Content-Type", "application/json")
+	if r.code != 400 {
+		t.Fatalf("bad JSON: %d %s", r.code, r.body)
+	}
+}
+
+func gz(s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+func TestUpload(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	newcomer := fixture.IDs(4, 1)[0]
+	// A bad file: 422 with the report, and sh's list stays live.
+	bad := fixture.CSV(e.sh) + e.sh[0][:16] + "ab,red\n"
+	r := e.do(t, "PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("sh"), []byte(bad), "Content-Type", "text/csv")
+	m := r.json(t)
+	rep, _ := m["report"].(map[string]any)
+	if r.code != 422 || m["error"] != "rejected" || rep["invalid"] != 1.0 {
+		t.Fatalf("bad upload: %d %s", r.code, r.body)
+	}
+	if errs, _ := rep["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["line"] != float64(len(e.sh)+2) {
+		t.Fatalf("bad upload lines: %s", r.body)
+	}
+	if e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] != "green" {
+		t.Fatal("bad upload changed the answers")
+	}
+	// A good gzip upload, live before the 200.
+	good := gz(fixture.CSV(append([]string{newcomer}, e.sh...)))
+	r = e.do(t, "PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("sh"), good, "Content-Type", "text/csv", "Content-Encoding", "gzip")
+	if m := r.json(t); r.code != 200 || m["ok"] != true || m["accepted"] != float64(len(e.sh)+1) {
+		t.Fatalf("good upload: %d %s", r.code, r.body)
+	}
+	if got := e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t); got["status"] != "red" {
+		t.Fatalf("upload not live: %v", got)
+	}
+	// Replay and shrink guards through the API.
+	r = e.do(t, "PUT", "/v1/uploads/sh/2026-11-26", auth.Upload("sh"), []byte(fixture.CSV(e.sh)))
+	if r.code != 422 || !strings.Contains(string(r.body), "older than") {
+		t.Fatalf("replay: %d %s", r.code, r.body)
+	}
+	r = e.do(t, "PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("sh"), []byte(fixture.CSV(e.sh[:10])))
+	if r.code != 422 || !strings.Contains(string(r.body), "allowShrink") {
+		t.Fatalf("shrink: %d %s", r.code, r.body)
+	}
+	r = e.do(t, "PUT", "/v1/uploads/sh/2026-11-27?allowShrink=true", auth.Upload("sh"), []byte(fixture.CSV(e.sh[:10])))
+	if r.code != 200 {
+		t.Fatalf("confirmed shrink: %d %s", r.code, r.body)
+	}
+	r = e.do(t, "PUT", "/v1/uploads/sh/2026-11-27?maxInvalid=1", auth.Upload("sh"), []byte(fixture.CSV(e.sh[:10])+"x,red\n"))
+	if m := r.json(t); r.code != 200 || m["invalid"] != 1.0 {
+		t.Fatalf("tolerated: %d %s", r.code, r.body)
+	}
+	if r = e.do(t, "PUT", "/v1/uploads/sh/2026-13-01", auth.Upload("sh"), nil); r.code != 404 {
+		t.Fatalf("bad date: %d", r.code)
+	}
+	// Snapshot metadata follows.
+	r = e.do(t, "GET", "/v1/snapshot", auth.Lookup, nil)
+	var info struct {
+		Version uint64
+		Regions []struct {
+			Region   string
+			ListDate *string
+			Red      int
+		}
+	}
+	if json.Unmarshal(r.body, &info) != nil || info.Version != 4 || *info.Regions[0].ListDate != "2026-11-27" || info.Regions[1].ListDate != nil {
+		t.Fatalf("snapshot: %s", r.body)
+	}
+}
+
+func TestSnapshotFileETag(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	r := e.do(t, "GET", "/v1/snapshot/file", auth.Replica, nil)
+	etag := r.hdr.Get("ETag")
+	if r.code != 200 || etag == "" {
+		t.Fatalf("%d etag %q", r.code, etag)
+	}
+	if _, err := e.store.OpenSnapshot(r.body); err != nil {
+		t.Fatalf("served file does not verify: %v", err)
+	}
+	if r = e.do(t, "GET", "/v1/snapshot/file", auth.Replica, nil, "If-None-Match", etag); r.code != 304 || len(r.body) != 0 {
+		t.Fatalf("If-None-Match: %d", r.code)
+	}
+}
+
+func TestNotReady(t *testing.T) {
+	e := newEnv(t, Config{}, false)
+	if r := e.do(t, "GET", "/readyz", "", nil); r.code != 503 {
+		t.Fatalf("readyz: %d", r.code)
+	}
+	if r := e.do(t, "GET", "/v1/status/"+e.sh[0], auth.Lookup, nil); r.code != 503 {
+		t.Fatalf("lookup: %d", r.code)
+	}
+	if r := e.do(t, "GET", "/healthz", "", nil); r.code != 200 {
+		t.Fatalf("healthz: %d", r.code)
+	}
+	// The first upload makes it ready.
+	if r := e.do(t, "PUT", "/v1/uploads/sh/2026-11-26", auth.Upload("sh"), []byte(fixture.CSV(e.sh))); r.code != 200 {
+		t.Fatalf("upload: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "GET", "/readyz", "", nil); r.code != 200 {
+		t.Fatalf("readyz after upload: %d", r.code)
+	}
+}
+
+// TestWatch: a snapshot written by another process is picked up; a corrupt
+// one is refused and counted, and the live one stays.
+func TestWatch(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	other, err := loader.Open(e.store.Dir, testCal) // as `hcx ingest` would
+	if err != nil {
+		t.Fatal(err)
+	}
+	newcomer := fixture.IDs(5, 1)[0]
+	if _, _, err := other.Ingest([]loader.Upload{{Name: "zj-2026-11-27.csv", Body: strings.NewReader(fixture.CSV([]string{newcomer}))}}, loader.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return e.srv.Snapshot().Info().Version == 2 })
+	if e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] != "red" {
+		t.Fatal("new snapshot not answering")
+	}
+	b, _ := os.ReadFile(e.store.SnapshotPath())
+	b[len(b)/2] ^= 1
+	if err := loader.WriteFileAtomic(e.store.SnapshotPath(), b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return bytes.Contains(e.do(t, "GET", "/metrics", "", nil).body, []byte("hcx_snapshot_reload_failures_total 1")) })
+	if e.srv.Snapshot().Info().Version != 2 || e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] != "red" {
+		t.Fatal("the live snapshot did not stay")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 200 {
+		if cond() {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatal("condition not met in 5 s")
+}
+
+// TestHotSwapUnderLoad: lookups run while 10 uploads land; every answer is
+// right for the old day or the new one, and none fails.
+func TestHotSwapUnderLoad(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	a, b := e.sh, fixture.IDs(6, 300) // day lists alternate between a and b
+	var stop atomic.Bool
+	var answers, wrong, failed atomic.Int64
+	var wg sync.WaitGroup
+	probe := append(append([]string{}, a[:50]...), b[:50]...)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			for i := w; !stop.Load(); i++ {
+				id := probe[i%len(probe)]
+				req, _ := http.NewRequest("GET", e.base+"/v1/status/"+id, nil)
+				req.Header.Set("Authorization", "Bearer "+e.tokens[auth.Lookup])
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				var m map[string]any
+				err = json.NewDecoder(res.Body).Decode(&m)
+				res.Body.Close()
+				if err != nil || res.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				answers.Add(1)
+				// Whichever day is live, the person's colour on it.
+				k := i % len(probe) % 50
+				st := m["status"]
+				if st != "green" && st != fixture.Color(k) {
+					wrong.Add(1)
+				}
+			}
+		}()
+	}
+	for d := range 10 {
+		list := a
+		if d%2 == 0 {
+			list = b
+		}
+		// Each a correction of the same day (today in testCal).
+		r := e.do(t, "PUT", "/v1/uploads/sh/2026-11-27?allowShrink=true", auth.Upload("sh"), []byte(fixture.CSV(list)))
+		if r.code != 200 {
+			t.Fatalf("upload %d: %d %s", d, r.code, r.body)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if answers.Load() < 100 || wrong.Load() != 0 || failed.Load() != 0 {
+		t.Fatalf("%d answers, %d wrong, %d failed", answers.Load(), wrong.Load(), failed.Load())
+	}
+	t.Logf("%d answers during 10 swaps, none wrong or failed", answers.Load())
+}
