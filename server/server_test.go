@@ -369,7 +369,9 @@ func TestWatch(t *testing.T) {
 	if err := loader.WriteFileAtomic(e.store.SnapshotPath(), b, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return bytes.Contains(e.do(t, "GET", "/metrics", "", nil).body, []byte("hcx_snapshot_reload_failures_total 1")) })
+	waitFor(t, func() bool {
+		return bytes.Contains(e.do(t, "GET", "/metrics", "", nil).body, []byte("hcx_snapshot_reload_failures_total 1"))
+	})
 	if e.srv.Snapshot().Info().Version != 2 || e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] != "red" {
 		t.Fatal("the live snapshot did not stay")
 	}

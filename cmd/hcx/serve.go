@@ -90,4 +90,3 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	return f.start(ctx, e, *dir, nil)
 }
-
