@@ -79,6 +79,7 @@ func init() {
 		{"ingest", "--data DIR [--json] FILE...", "validate, pseudonymise and store daily files; rebuild the snapshot", cmdIngest},
 		{"lookup", "--data DIR [ID...]", "answer IDs offline (arguments or stdin), one JSON object a line", cmdLookup},
 		{"serve", "--data DIR [--listen ADDR]", "serve the HTTP API; hot-swap new snapshots", cmdServe},
+		{"demo", "[--listen ADDR]", "serve a synthetic day on 127.0.0.1:8080 and print example calls", cmdDemo},
 	}
 }
 

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/auth"
+	"github.com/yrd-hcx/hcx/internal/gen"
+	"github.com/yrd-hcx/hcx/loader"
+)
+
+// cmdDemo is the README's first command: one synthetic day, served, with a
+// token and ready-to-paste calls printed.
+func cmdDemo(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("demo", "[--listen ADDR] [--records N]", "Run hcx on a synthetic day: a temporary data directory, generated lists for every region, the HTTP API on 127.0.0.1:8080; prints a lookup token, example IDs and curl calls. Ctrl-C stops it and removes the directory")
+	f := addServeFlags(fs)
+	records := fs.Int("records", 200000, "records in the generated day")
+	seed := fs.Uint64("seed", 1, "random seed of the generated day")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "hcx-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "data")
+	cal := f.tz.calendar()
+	st, err := loader.Init(dir, nil)
+	if err != nil {
+		return err
+	}
+	st.Calendar = cal
+	tokens := map[string]string{}
+	for _, role := range []string{auth.Lookup, auth.Upload("sh")} {
+		tok, err := auth.NewToken()
+		if err != nil {
+			return err
+		}
+		line, _ := auth.Line(tok, []string{role})
+		if err := st.AddToken(line); err != nil {
+			return err
+		}
+		tokens[role] = tok
+	}
+	today := cal.Today()
+	bar := newProgress(e.stderr, int64(*records), "generating", false)
+	paths, err := gen.Write(filepath.Join(tmp, "files"), gen.Options{Date: today, Records: *records, Seed: *seed}, func(n int) { bar.set(int64(n)) })
+	bar.done()
+	if err != nil {
+		return err
+	}
+	ups := make([]loader.Upload, len(paths))
+	for i, p := range paths {
+		file, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		ups[i] = loader.Upload{Name: p, Body: file}
+	}
+	_, snap, err := st.Ingest(ups, loader.IngestOptions{})
+	if err != nil {
+		return err
+	}
+	red, yellow, err := exampleIDs(paths[0])
+	if err != nil {
+		return err
+	}
+	green := unlistedID(snap, red)
+	return f.start(ctx, e, dir, func(addr string) {
+		base := "http://" + addr
+		tok := tokens[auth.Lookup]
+		w := e.stdout
+		fmt.Fprintf(w, "hcx demo: %d synthetic records for %s from %d regions, serving on %s\n", *records, today, len(paths), base)
+		fmt.Fprintf(w, "data directory %s (removed when the demo stops; Ctrl-C)\n\n", dir)
+		fmt.Fprintf(w, "lookup token:    %s\nupload token sh: %s\n\n", tok, tokens[auth.Upload("sh")])
+		fmt.Fprintf(w, "example IDs: red %s, yellow %s, green %s\n\n", red, yellow, green)
+		auth := fmt.Sprintf("-H 'Authorization: Bearer %s'", tok)
+		fmt.Fprintf(w, "Try:\n")
+		for _, id := range []string{red, yellow, green} {
+			fmt.Fprintf(w, "  curl -s %s %s/v1/status/%s\n", auth, base, id)
+		}
+		fmt.Fprintf(w, "  curl -s %s %s/v1/regions/sh/status/%s\n", auth, base, red)
+		fmt.Fprintf(w, "  printf '%s\\n%s\\n%s\\n' | curl -s %s --data-binary @- %s/v1/status\n", red, yellow, green, auth, base)
+		fmt.Fprintf(w, "  curl -s %s %s/v1/snapshot\n", auth, base)
+		fmt.Fprintf(w, "  curl -s %s/metrics | grep ^hcx_\n", base)
+	})
+}
+
+// exampleIDs reads a generated file for its first red and yellow IDs.
+func exampleIDs(path string) (red, yellow string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return "", "", err
+	}
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() && (red == "" || yellow == "") {
+		id, rest, _ := strings.Cut(sc.Text(), ",")
+		color, _, _ := strings.Cut(rest, ",")
+		switch {
+		case color == "red" && red == "":
+			red = id
+		case color == "yellow" && yellow == "":
+			yellow = id
+		}
+	}
+	if red == "" || yellow == "" {
+		return "", "", fmt.Errorf("%s has no red or no yellow row", path)
+	}
+	return red, yellow, sc.Err()
+}
+
+// unlistedID derives a valid ID nobody lists from a listed one, by changing
+// its sequence number.
+func unlistedID(snap *engine.Snapshot, from string) string {
+	for seq := 0; seq < 1000; seq++ {
+		body := fmt.Sprintf("%s%03d", from[:14], seq)
+		id := body + string(engine.CheckChar(body))
+		if snap.Lookup(id).Status == engine.Green {
+			return id
+		}
+	}
+	return from
+}
