@@ -3,7 +3,7 @@ GO       ?= go
 BENCHTIME ?= 1s
 COUNT    ?= 10
 
-.PHONY: build test vet fmt bench fuzz wasm-vet
+.PHONY: build test vet fmt bench fuzz wasm-vet demo
 
 build:
 	$(GO) build -o bin/hcx ./cmd/hcx
@@ -21,6 +21,9 @@ vet: wasm-vet
 wasm-vet:
 	GOOS=js GOARCH=wasm $(GO) vet ./engine
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./engine
+
+demo:
+	$(GO) run ./cmd/hcx demo
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
