@@ -426,7 +426,7 @@ func (s *Server) handleError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		code, errCode = fasthttp.StatusRequestEntityTooLarge, "too_large"
-	case errors.Is(err, fasthttp.ErrSmallReadBuffer):
+	case errors.As(err, new(*fasthttp.ErrSmallBuffer)) || errors.Is(err, fasthttp.ErrSmallReadBuffer):
 		code, errCode = fasthttp.StatusRequestHeaderFieldsTooLarge, "headers_too_large"
 	case errors.As(err, new(interface{ Timeout() bool })):
 		code, errCode = fasthttp.StatusRequestTimeout, "timeout"

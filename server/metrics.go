@@ -90,6 +90,12 @@ func newMetrics(s *Server) *metrics {
 		}
 		return 0
 	}))
+	f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hcx_connections_refused_total", Help: "Connections refused at the --max-conns limit."}, func() float64 {
+		if l := s.conns.Load(); l != nil {
+			return float64(l.refused.Load())
+		}
+		return 0
+	}))
 	m.version = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_snapshot_version", Help: "Version of the live snapshot."})
 	m.records = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_snapshot_records", Help: "Distinct people in the live snapshot."})
 	f(m.version)

@@ -116,6 +116,7 @@ type Server struct {
 	tokens  atomic.Pointer[auth.Set]
 	metrics *metrics
 	upload  sync.Mutex // one upload at a time in this process
+	conns   atomic.Pointer[limitListener]
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -141,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 		ErrorHandler:          s.handleError,
 		HeaderReceived:        s.headerReceived,
 		Name:                  "hcx",
-		Concurrency:           cfg.MaxConns,
+		Concurrency:           cfg.MaxConns + 16, // limitListener refuses first, in JSON
 		ReadBufferSize:        cfg.MaxHeaderSize,
 		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          cfg.WriteTimeout,
@@ -169,7 +170,9 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 func (s *Server) Serve(ln net.Listener) error {
 	s.wg.Add(1)
 	go s.watch()
-	return s.http.Serve(ln)
+	l := newLimitListener(ln, s.cfg.MaxConns)
+	s.conns.Store(l)
+	return s.http.Serve(l)
 }
 
 // ListenAndServe listens on addr (host:port) and serves.

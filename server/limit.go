@@ -1,0 +1,59 @@
+package server
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// limitListener caps concurrent connections. fasthttp's own cap answers in
+// plain text; past this one a client gets the API's JSON 503 and a closed
+// connection, and the server keeps its workers for the connections it has.
+type limitListener struct {
+	net.Listener
+	free    chan struct{}
+	refused atomic.Int64
+}
+
+var busyResponse = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 75\r\n\r\n" +
+	`{"error":"too_many_connections","detail":"connection limit reached; retry"}`)
+
+func newLimitListener(ln net.Listener, n int) *limitListener {
+	l := &limitListener{Listener: ln, free: make(chan struct{}, n)}
+	for range n {
+		l.free <- struct{}{}
+	}
+	return l
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-l.free:
+			return &limitConn{Conn: c, release: func() { l.free <- struct{}{} }}, nil
+		default:
+			l.refused.Add(1)
+			go func() { // never block Accept on a slow client
+				c.SetWriteDeadline(time.Now().Add(time.Second))
+				c.Write(busyResponse)
+				c.Close()
+			}()
+		}
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
