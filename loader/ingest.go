@@ -18,9 +18,14 @@ var (
 	ErrName   = errors.New("loader: bad file name")
 	ErrRegion = errors.New("loader: unknown region")
 	ErrReplay = errors.New("loader: older than the current list")
-	ErrFuture = errors.New("loader: list date in the future")
+	ErrFuture = errors.New("loader: list date too far in the future")
 	ErrShrink = errors.New("loader: list shrank by more than half")
 )
+
+// MaxDaysAhead is how far past today a list date may lie. A region may
+// publish tomorrow's list tonight; a date years ahead is a typo, and taking
+// it would refuse every correct list after it as a replay.
+const MaxDaysAhead = 7
 
 // Upload is one daily file to ingest.
 type Upload struct {
@@ -131,8 +136,8 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 		case !known:
 			rejected = append(rejected, reject(rep, ErrRegion, fmt.Sprintf("unknown region %q (this data directory has %s)", up.Region, strings.Join(s.Regions, ", "))))
 			continue
-		case up.Date > today:
-			rejected = append(rejected, reject(rep, ErrFuture, fmt.Sprintf("list date %s is in the future (today is %s)", up.Date, today)))
+		case up.Date > today+MaxDaysAhead:
+			rejected = append(rejected, reject(rep, ErrFuture, fmt.Sprintf("list date %s is more than %d days ahead of today (%s): a typo would block every later list as a replay", up.Date, MaxDaysAhead, today)))
 			continue
 		case l.date != engine.NoDay && up.Date < l.date:
 			rejected = append(rejected, reject(rep, ErrReplay, fmt.Sprintf("list date %s is older than %s's current list of %s (a replay?)", up.Date, up.Region, l.date)))

@@ -185,7 +185,7 @@ func TestIngestRefusals(t *testing.T) {
 		reason     string
 	}{
 		{"zj-2026-11-25.csv", csvOf(ids), IngestOptions{}, ErrReplay, "older than zj's current list of 2026-11-26"},
-		{"zj-2026-11-28.csv", csvOf(ids), IngestOptions{}, ErrFuture, "in the future"},
+		{"zj-2026-12-05.csv", csvOf(ids), IngestOptions{}, ErrFuture, "more than 7 days ahead of today (2026-11-27)"},
 		{"xx-2026-11-27.csv", csvOf(ids), IngestOptions{}, ErrRegion, `unknown region "xx"`},
 		{"zj_2026-11-27.csv", csvOf(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
 		{"zj-2026-11-27.txt", csvOf(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},

@@ -293,12 +293,16 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 // uploadFile serves PUT /v1/uploads/{region}/{date}.
 func (s *Server) uploadFile(ctx *fasthttp.RequestCtx, rest []byte) {
 	region, date, ok := bytes.Cut(rest, []byte{'/'})
-	day, dok := engine.ParseDay(date)
-	if !ok || !dok {
+	if !ok {
 		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "use /v1/uploads/{region}/{YYYY-MM-DD}")
 		return
 	}
 	if !s.authorize(ctx, auth.Upload(string(region))) {
+		return
+	}
+	day, ok := engine.ParseDay(date)
+	if !ok {
+		s.fail(ctx, fasthttp.StatusBadRequest, "bad_date", "the list date is not a real YYYY-MM-DD date")
 		return
 	}
 	if n := ctx.Request.Header.ContentLength(); int64(n) > s.cfg.MaxUploadSize {

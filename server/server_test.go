@@ -295,7 +295,7 @@ func TestUpload(t *testing.T) {
 	if m := r.json(t); r.code != 200 || m["invalid"] != 1.0 {
 		t.Fatalf("tolerated: %d %s", r.code, r.body)
 	}
-	if r = e.do(t, "PUT", "/v1/uploads/sh/2026-13-01", auth.Upload("sh"), nil); r.code != 404 {
+	if r = e.do(t, "PUT", "/v1/uploads/sh/2026-11-31", auth.Upload("sh"), nil); r.code != 400 || r.json(t)["error"] != "bad_date" {
 		t.Fatalf("bad date: %d", r.code)
 	}
 	// Snapshot metadata follows.
