@@ -3,8 +3,6 @@ package loader
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +12,9 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/yrd-hcx/hcx/engine"
 )
@@ -122,8 +123,7 @@ func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
 	rep.Seconds = time.Since(start).Seconds()
 	if cause != nil {
 		rep.Accepted, rep.Reason = false, reason
-		rep.err = &RejectError{Report: rep, cause: cause}
-		return nil, rep, rep.err
+		return nil, rep, &RejectError{Report: rep, cause: cause}
 	}
 	rep.Accepted = true
 	return p.merged, rep, nil

@@ -58,10 +58,6 @@ type Report struct {
 
 	// The ingest step may add fields here (the region's previous list size,
 	// the shrink guard's verdict, the snapshot version); Parse leaves them.
-
-	// err is the *RejectError of a rejected report (nil when accepted), so
-	// package code holding only reports can collect the errors.
-	err error
 }
 
 // Every row is accounted for once: Rows == Records + Duplicates + Conflicts
