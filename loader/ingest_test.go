@@ -16,7 +16,6 @@ import (
 	"github.com/yrd-hcx/hcx/engine"
 )
 
-
 // validIDs returns n distinct valid IDs, deterministic for seed.
 func validIDs(seed uint64, n int) []string {
 	r := rand.New(rand.NewPCG(seed, 42))
