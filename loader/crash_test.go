@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/fixture"
 )
 
 // TestMain doubles as the crash test's child: with HCX_CRASH_CHILD set it
@@ -46,12 +47,12 @@ func TestCrashDuringIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldIDs, newIDs := validIDs(20, 1000), validIDs(21, 60000)
-	if _, _, err := s.Ingest([]Upload{{Name: "sh-2026-11-25.csv", Body: strings.NewReader(csvOf(oldIDs))}}, IngestOptions{}); err != nil {
+	oldIDs, newIDs := fixture.IDs(20, 1000), fixture.IDs(21, 60000)
+	if _, _, err := s.Ingest([]Upload{{Name: "sh-2026-11-25.csv", Body: strings.NewReader(fixture.CSV(oldIDs))}}, IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	newFile := filepath.Join(t.TempDir(), "sh-2026-11-26.csv")
-	if err := os.WriteFile(newFile, []byte(csvOf(newIDs)), 0o600); err != nil {
+	if err := os.WriteFile(newFile, []byte(fixture.CSV(newIDs)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	child := func(dir string) *exec.Cmd {
@@ -102,7 +103,7 @@ func TestCrashDuringIngest(t *testing.T) {
 			}
 		}
 		// And the next ingest works (the lock died with the process).
-		if _, _, err := o.Ingest([]Upload{{Name: "js-2026-11-26.csv", Body: strings.NewReader(csvOf(oldIDs[:10]))}}, IngestOptions{}); err != nil {
+		if _, _, err := o.Ingest([]Upload{{Name: "js-2026-11-26.csv", Body: strings.NewReader(fixture.CSV(oldIDs[:10]))}}, IngestOptions{}); err != nil {
 			t.Fatalf("kill point %d: next ingest: %v", i, err)
 		}
 		if tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp*")); len(tmps) > 0 {

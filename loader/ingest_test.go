@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,37 +13,8 @@ import (
 	"testing"
 
 	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/fixture"
 )
-
-// validIDs returns n distinct valid IDs, deterministic for seed.
-func validIDs(seed uint64, n int) []string {
-	r := rand.New(rand.NewPCG(seed, 42))
-	seen := map[string]bool{}
-	var out []string
-	for len(out) < n {
-		body := fmt.Sprintf("3%05d%04d%02d%02d%03d", r.IntN(100000), 1930+r.IntN(90), 1+r.IntN(12), 1+r.IntN(28), r.IntN(1000))
-		id := body + string(engine.CheckChar(body))
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// csvOf writes a daily file: each ID with a colour (every third red).
-func csvOf(ids []string) string {
-	var b strings.Builder
-	b.WriteString("id,color,since\n")
-	for i, id := range ids {
-		c := "yellow"
-		if i%3 == 0 {
-			c = "red"
-		}
-		fmt.Fprintf(&b, "%s,%s,2026-11-%02d\n", id, c, 1+i%20)
-	}
-	return b.String()
-}
 
 func newStore(t testing.TB) *Store {
 	t.Helper()
@@ -138,9 +108,9 @@ func TestInit(t *testing.T) {
 
 func TestIngestAndLookup(t *testing.T) {
 	s := newStore(t)
-	sh, js := validIDs(1, 300), validIDs(2, 200)
-	mustIngest(t, s, "sh-2026-11-26.csv", csvOf(sh))
-	mustIngest(t, s, "/some/dir/js-2026-11-26.csv", csvOf(js))
+	sh, js := fixture.IDs(1, 300), fixture.IDs(2, 200)
+	mustIngest(t, s, "sh-2026-11-26.csv", fixture.CSV(sh))
+	mustIngest(t, s, "/some/dir/js-2026-11-26.csv", fixture.CSV(js))
 	snap, _, err := s.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -158,12 +128,12 @@ func TestIngestAndLookup(t *testing.T) {
 		t.Fatalf("sh list date %s", got)
 	}
 	// The next day's sh list replaces sh's list whole; js stays.
-	mustIngest(t, s, "sh-2026-11-27.csv.gz", gzipString(csvOf(sh[100:])))
+	mustIngest(t, s, "sh-2026-11-27.csv.gz", gzipString(fixture.CSV(sh[100:])))
 	if status(t, s, sh[0]) != engine.Green || status(t, s, sh[150]) == engine.Green || status(t, s, js[0]) != engine.Red {
 		t.Fatal("next day did not replace sh's list alone")
 	}
 	// A correction: the same date again replaces it.
-	mustIngest(t, s, "sh-2026-11-27.csv", csvOf(sh[90:]))
+	mustIngest(t, s, "sh-2026-11-27.csv", fixture.CSV(sh[90:]))
 	if status(t, s, sh[95]) == engine.Green {
 		t.Fatal("correction not applied")
 	}
@@ -173,25 +143,25 @@ func TestIngestAndLookup(t *testing.T) {
 // as it was, and the previous list live.
 func TestIngestRefusals(t *testing.T) {
 	s := newStore(t)
-	ids := validIDs(3, 100)
-	mustIngest(t, s, "zj-2026-11-26.csv", csvOf(ids))
+	ids := fixture.IDs(3, 100)
+	mustIngest(t, s, "zj-2026-11-26.csv", fixture.CSV(ids))
 	before := dirState(t, s.Dir)
-	bad := csvOf(ids[:60]) + ids[0][:17] + "Z,red\n"
+	bad := fixture.CSV(ids[:60]) + ids[0][:17] + "Z,red\n"
 	for _, c := range []struct {
 		name, body string
 		opts       IngestOptions
 		want       error
 		reason     string
 	}{
-		{"zj-2026-11-25.csv", csvOf(ids), IngestOptions{}, ErrReplay, "older than zj's current list of 2026-11-26"},
-		{"zj-2026-12-05.csv", csvOf(ids), IngestOptions{}, ErrFuture, "more than 7 days ahead of today (2026-11-27)"},
-		{"xx-2026-11-27.csv", csvOf(ids), IngestOptions{}, ErrRegion, `unknown region "xx"`},
-		{"zj_2026-11-27.csv", csvOf(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
-		{"zj-2026-11-27.txt", csvOf(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
-		{"zj-2026-11-27.csv", csvOf(ids[:49]), IngestOptions{}, ErrShrink, "49 people, less than half of zj's current 100"},
+		{"zj-2026-11-25.csv", fixture.CSV(ids), IngestOptions{}, ErrReplay, "older than zj's current list of 2026-11-26"},
+		{"zj-2026-12-05.csv", fixture.CSV(ids), IngestOptions{}, ErrFuture, "more than 7 days ahead of today (2026-11-27)"},
+		{"xx-2026-11-27.csv", fixture.CSV(ids), IngestOptions{}, ErrRegion, `unknown region "xx"`},
+		{"zj_2026-11-27.csv", fixture.CSV(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
+		{"zj-2026-11-27.txt", fixture.CSV(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
+		{"zj-2026-11-27.csv", fixture.CSV(ids[:49]), IngestOptions{}, ErrShrink, "49 people, less than half of zj's current 100"},
 		{"zj-2026-11-27.csv", "id,color\n", IngestOptions{}, ErrShrink, "0 people"},
 		{"zj-2026-11-27.csv", bad, IngestOptions{}, ErrInvalidRows, ""},
-		{"zj-2026-11-27.csv", csvOf(ids), IngestOptions{DryRun: true}, nil, ""},
+		{"zj-2026-11-27.csv", fixture.CSV(ids), IngestOptions{DryRun: true}, nil, ""},
 	} {
 		rep, err := ingest(t, s, c.name, c.body, c.opts)
 		var rej *RejectError
@@ -210,7 +180,7 @@ func TestIngestRefusals(t *testing.T) {
 		}
 	}
 	// Confirmed, the shrink and the empty list go through.
-	if _, err := ingest(t, s, "zj-2026-11-27.csv", csvOf(ids[:10]), IngestOptions{AllowShrink: true}); err != nil {
+	if _, err := ingest(t, s, "zj-2026-11-27.csv", fixture.CSV(ids[:10]), IngestOptions{AllowShrink: true}); err != nil {
 		t.Fatal(err)
 	}
 	if status(t, s, ids[50]) != engine.Green || status(t, s, ids[3]) != engine.Red {
@@ -233,12 +203,12 @@ func TestIngestRefusals(t *testing.T) {
 // files of one region go in date order, and the snapshot is rebuilt once.
 func TestIngestBatch(t *testing.T) {
 	s := newStore(t)
-	a, b := validIDs(4, 50), validIDs(5, 50)
+	a, b := fixture.IDs(4, 50), fixture.IDs(5, 50)
 	reps, snap, err := s.Ingest([]Upload{
-		{Name: "ah-2026-11-27.csv", Body: strings.NewReader(csvOf(b))},
-		{Name: "ah-2026-11-26.csv", Body: strings.NewReader(csvOf(a))},
+		{Name: "ah-2026-11-27.csv", Body: strings.NewReader(fixture.CSV(b))},
+		{Name: "ah-2026-11-26.csv", Body: strings.NewReader(fixture.CSV(a))},
 		{Name: "js-2026-11-26.csv", Body: strings.NewReader("id,color,name\n")},
-		{Name: "sh-2026-11-26.csv", Body: strings.NewReader(csvOf(a[:5]))},
+		{Name: "sh-2026-11-26.csv", Body: strings.NewReader(fixture.CSV(a[:5]))},
 	}, IngestOptions{})
 	var rej *RejectError
 	if !errors.As(err, &rej) || !errors.Is(err, ErrHeader) {
@@ -259,8 +229,8 @@ func TestIngestBatch(t *testing.T) {
 // input had (18 characters or the 17-digit body).
 func TestNoRawIDs(t *testing.T) {
 	s := newStore(t)
-	ids := validIDs(6, 2000)
-	mustIngest(t, s, "sh-2026-11-26.csv", csvOf(ids))
+	ids := fixture.IDs(6, 2000)
+	mustIngest(t, s, "sh-2026-11-26.csv", fixture.CSV(ids))
 	filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
 		if d.IsDir() {
 			return nil
@@ -288,7 +258,7 @@ func TestConcurrentIngest(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if _, err := ingest(t, o, region+"-2026-11-26.csv", csvOf(validIDs(uint64(10+i), 100)), IngestOptions{}); err != nil {
+			if _, err := ingest(t, o, region+"-2026-11-26.csv", fixture.CSV(fixture.IDs(uint64(10+i), 100)), IngestOptions{}); err != nil {
 				t.Error(err)
 			}
 		}()
