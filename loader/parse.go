@@ -60,6 +60,13 @@ type ParseOptions struct {
 	// at the end) with the bytes consumed from the input so far: compressed
 	// bytes when Gzip is set, so a caller can compare it with the file's size.
 	Progress func(bytesRead int64)
+	// OnValid, if set, sees each valid row's ID (trimmed, not yet
+	// pseudonymised; the slice is valid only during the call and must not
+	// be kept or logged) and colour, before duplicates merge. It is how the
+	// edge filter, keyed by a public salt rather than the secret key, is
+	// built while the raw IDs are at hand. Rows of a file that is then
+	// rejected have been seen too: discard what was built.
+	OnValid func(id []byte, color engine.Status)
 }
 
 // Parse reads a whole daily file, validates it strictly (DESIGN section 3)
@@ -398,6 +405,9 @@ func (p *parser) row(line []byte, sc *lineScan) {
 		}
 	}
 	p.recs.add(Record{P: ps, Color: color, Since: since})
+	if p.opts.OnValid != nil {
+		p.opts.OnValid(id, color)
+	}
 }
 
 func (p *parser) parseSince(s []byte) (engine.Day, fault) {
