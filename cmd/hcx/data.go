@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/yrd-hcx/hcx/engine"
@@ -176,11 +177,26 @@ func ingestFiles(_ context.Context, e *env, fs *flagSet, f *ingestFlags, args []
 		defer file.Close()
 		ups[i] = loader.Upload{Name: name, Body: file}
 	}
-	bar := newProgress(e.stderr, -1, "reading", true)
+	var total int64
+	for _, u := range ups {
+		if fi, err := u.Body.(*os.File).Stat(); err == nil {
+			total += fi.Size()
+		}
+	}
+	bar := newProgress(e.stderr, total, "reading", true)
+	var mu sync.Mutex
+	var done int64
+	read := map[string]int64{} // files are parsed in parallel
 	start := time.Now()
 	reports, snap, err := s.Ingest(ups, loader.IngestOptions{
 		MaxInvalid: *f.maxInvalid, AllowShrink: *f.allowShrink, MaxBytes: *f.maxBytes, DryRun: dry,
-		Progress: func(_ string, n int64) { bar.set(n) },
+		Progress: func(file string, n int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			done += n - read[file]
+			read[file] = n
+			bar.set(done)
+		},
 	})
 	bar.done()
 	var rej *loader.RejectError
