@@ -82,6 +82,9 @@ type IngestOptions struct {
 // could not be written (then nothing changed).
 func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Snapshot, error) {
 	if !opts.DryRun {
+		if s.Signing == nil {
+			return nil, nil, ErrReadOnly
+		}
 		unlock, err := s.lock()
 		if err != nil {
 			return nil, nil, err

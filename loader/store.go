@@ -34,6 +34,9 @@ const (
 // ErrNoSnapshot: nothing has been ingested into the data directory yet.
 var ErrNoSnapshot = errors.New("no snapshot yet: ingest a daily file first")
 
+// ErrReadOnly: the data directory has no signing key (a replica's).
+var ErrReadOnly = errors.New("this data directory holds no signing key (a replica's): it cannot ingest")
+
 // Store is an open data directory. Its fields are read-only after Open; it
 // is safe for concurrent use, and Ingest serialises writers (also across
 // processes) with a lock file. A Store with an empty Dir holds nothing: a
@@ -41,7 +44,7 @@ var ErrNoSnapshot = errors.New("no snapshot yet: ingest a daily file first")
 type Store struct {
 	Dir      string
 	Key      engine.Key
-	Signing  ed25519.PrivateKey
+	Signing  ed25519.PrivateKey // nil in a replica's directory: it cannot ingest
 	Public   ed25519.PublicKey
 	Regions  []string
 	Calendar *engine.Calendar
@@ -104,12 +107,16 @@ func Open(dir string, cal *engine.Calendar) (*Store, error) {
 		return nil, err
 	}
 	s.Key = engine.KeyFromBytes([engine.KeySize]byte(key))
-	seed, err := readHex(filepath.Join(dir, SigningFile), ed25519.SeedSize)
-	if err != nil {
+	// A replica holds the publisher's public key but not its private key:
+	// it verifies snapshots and cannot sign (or ingest) any.
+	if seed, err := readHex(filepath.Join(dir, SigningFile), ed25519.SeedSize); err == nil {
+		s.Signing = ed25519.NewKeyFromSeed(seed)
+		s.Public = s.Signing.Public().(ed25519.PublicKey)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	} else if s.Public, err = readHex(filepath.Join(dir, PublicFile), ed25519.PublicKeySize); err != nil {
 		return nil, err
 	}
-	s.Signing = ed25519.NewKeyFromSeed(seed)
-	s.Public = s.Signing.Public().(ed25519.PublicKey)
 	if s.Regions, err = ReadRegions(filepath.Join(dir, RegionsFile)); err != nil {
 		return nil, err
 	}
@@ -141,7 +148,7 @@ func readHex(path string, size int) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s missing: is %s a data directory? (hcx init --data DIR)", filepath.Base(path), filepath.Dir(path))
+			return nil, fmt.Errorf("%w: %s missing: is %s a data directory? (hcx init --data DIR)", fs.ErrNotExist, filepath.Base(path), filepath.Dir(path))
 		}
 		return nil, err
 	}

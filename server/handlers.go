@@ -300,6 +300,10 @@ func (s *Server) uploadFile(ctx *fasthttp.RequestCtx, rest []byte) {
 	if !s.authorize(ctx, auth.Upload(string(region))) {
 		return
 	}
+	if s.cfg.ReplicaOf != "" {
+		s.fail(ctx, fasthttp.StatusConflict, "read_only_replica", "this server is a replica of "+s.cfg.ReplicaOf+": upload to the publisher")
+		return
+	}
 	day, ok := engine.ParseDay(date)
 	if !ok {
 		s.fail(ctx, fasthttp.StatusBadRequest, "bad_date", "the list date is not a real YYYY-MM-DD date")
@@ -381,16 +385,17 @@ func (s *Server) snapshotInfo(ctx *fasthttp.RequestCtx) {
 		Stale    bool    `json:"stale"`
 	}
 	out := struct {
-		Version uint64   `json:"version"`
-		Built   string   `json:"built"`
-		AsOf    *string  `json:"asOf"`
-		Records int      `json:"records"`
-		Red     int      `json:"red"`
-		Yellow  int      `json:"yellow"`
-		Regions []region `json:"regions"`
-		Stale   []string `json:"stale"`
-		Key     string   `json:"keyFingerprint"`
-	}{Version: info.Version, Built: info.Built.UTC().Format(time.RFC3339), AsOf: dayPtr(st.view.AsOf),
+		Version uint64       `json:"version"`
+		Built   string       `json:"built"`
+		AsOf    *string      `json:"asOf"`
+		Records int          `json:"records"`
+		Red     int          `json:"red"`
+		Yellow  int          `json:"yellow"`
+		Regions []region     `json:"regions"`
+		Stale   []string     `json:"stale"`
+		Key     string       `json:"keyFingerprint"`
+		Replica *replicaInfo `json:"replica,omitempty"`
+	}{Replica: s.replicaInfo(), Version: info.Version, Built: info.Built.UTC().Format(time.RFC3339), AsOf: dayPtr(st.view.AsOf),
 		Records: info.Records, Red: info.Red, Yellow: info.Yellow, Stale: append([]string{}, st.view.StaleList...),
 		Key: info.Key.String()}
 	for _, r := range info.Regions {

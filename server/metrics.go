@@ -40,18 +40,20 @@ var routeNames = [numRoutes]string{"status", "region_status", "batch", "upload",
 var codes = []int{200, 304, 400, 401, 403, 404, 405, 408, 409, 413, 422, 431, 500, 503}
 
 type metrics struct {
-	reg            *prometheus.Registry
-	requests       *prometheus.CounterVec
-	byCode         [numRoutes][]prometheus.Counter
-	duration       [numRoutes]prometheus.Observer
-	lookups        [engine.Red + 1]prometheus.Counter
-	uploads        *prometheus.CounterVec
-	reloadFailures prometheus.Counter
-	listRecords    *prometheus.GaugeVec
-	listDate       *prometheus.GaugeVec
-	version        prometheus.Gauge
-	records        prometheus.Gauge
-	handler        fasthttp.RequestHandler
+	reg             *prometheus.Registry
+	requests        *prometheus.CounterVec
+	byCode          [numRoutes][]prometheus.Counter
+	duration        [numRoutes]prometheus.Observer
+	lookups         [engine.Red + 1]prometheus.Counter
+	uploads         *prometheus.CounterVec
+	reloadFailures  prometheus.Counter
+	replicaFailures prometheus.Counter
+	replicaLastSync prometheus.Gauge
+	listRecords     *prometheus.GaugeVec
+	listDate        *prometheus.GaugeVec
+	version         prometheus.Gauge
+	records         prometheus.Gauge
+	handler         fasthttp.RequestHandler
 }
 
 func newMetrics(s *Server) *metrics {
@@ -96,6 +98,10 @@ func newMetrics(s *Server) *metrics {
 		}
 		return 0
 	}))
+	m.replicaFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcx_replica_sync_failures_total", Help: "Failed polls of the publisher (replicas only)."})
+	m.replicaLastSync = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_replica_last_sync_seconds", Help: "When the publisher last answered, Unix seconds (replicas only)."})
+	f(m.replicaFailures)
+	f(m.replicaLastSync)
 	m.version = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_snapshot_version", Help: "Version of the live snapshot."})
 	m.records = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_snapshot_records", Help: "Distinct people in the live snapshot."})
 	f(m.version)

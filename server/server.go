@@ -62,6 +62,12 @@ type Config struct {
 	MaxBatchBody  int           // bytes of a batch request body; 0: 1 MiB
 	MaxUploadSize int64         // bytes of an upload body as sent; 0: 4 GiB
 	MaxBatch      int           // IDs in one batch; 0: 10,000
+
+	// ReplicaOf makes this server a read-only replica of a publisher: its
+	// base URL, or the URL of a static copy of the snapshot file (.hcx).
+	ReplicaOf    string
+	ReplicaToken string        // bearer token with role replica, if the publisher needs one
+	ReplicaPoll  time.Duration // 0: 10s
 }
 
 func (c *Config) defaults() {
@@ -76,6 +82,7 @@ func (c *Config) defaults() {
 	def(&c.UploadTimeout, 10*time.Minute)
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.IdleTimeout, 60*time.Second)
+	def(&c.ReplicaPoll, 10*time.Second)
 	if c.MaxConns == 0 {
 		c.MaxConns = 10000
 	}
@@ -117,6 +124,7 @@ type Server struct {
 	metrics *metrics
 	upload  sync.Mutex // one upload at a time in this process
 	conns   atomic.Pointer[limitListener]
+	replica replicaStatus
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -170,6 +178,10 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 func (s *Server) Serve(ln net.Listener) error {
 	s.wg.Add(1)
 	go s.watch()
+	if s.cfg.ReplicaOf != "" {
+		s.wg.Add(1)
+		go s.follow()
+	}
 	l := newLimitListener(ln, s.cfg.MaxConns)
 	s.conns.Store(l)
 	return s.http.Serve(l)
@@ -222,12 +234,14 @@ func (s *Server) watch() {
 		case <-t.C:
 		}
 		if fi, err := os.Stat(s.cfg.Store.SnapshotPath()); err == nil {
-			if st := s.cur.Load(); st == nil || !sameFile(st.fileInfo, fi) {
+			if st := s.cur.Load(); s.cfg.ReplicaOf == "" && (st == nil || !sameFile(st.fileInfo, fi)) {
+				// A publisher's directory may get a snapshot from hcx ingest;
+				// a replica's only from its own follow loop.
 				if err := s.reloadSnapshot(); err != nil {
 					s.metrics.reloadFailures.Inc()
 					s.log.Error("snapshot on disk refused; the live one stays", "err", err)
 				}
-			} else {
+			} else if st != nil {
 				s.refreshView(st)
 			}
 		}

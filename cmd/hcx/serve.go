@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/yrd-hcx/hcx/internal/answer"
@@ -16,7 +18,8 @@ import (
 type serveFlags struct {
 	listen *string
 	maxAge *time.Duration
-	poll   *time.Duration
+	watch  *time.Duration
+	token  *string
 	cfg    server.Config
 	tz     *zone
 }
@@ -25,7 +28,7 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	f := &serveFlags{
 		listen: fs.String("listen", "127.0.0.1:8080", "address to listen on"),
 		maxAge: fs.Duration("max-age", answer.DefaultMaxAge, "a region whose newest list is older than this is reported stale"),
-		poll:   fs.Duration("poll", time.Second, "how often to look for a snapshot written by another process (hcx ingest)"),
+		watch:  fs.Duration("watch", time.Second, "how often to look in the data directory for a snapshot written by another process (hcx ingest)"),
 		tz:     zoneFlag(fs),
 	}
 	fs.DurationVar(&f.cfg.ReadTimeout, "read-timeout", 10*time.Second, "time to read a request (not an upload's body)")
@@ -34,6 +37,9 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive connection idle time")
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", 10000, "concurrent connections")
 	fs.IntVar(&f.cfg.MaxBatch, "max-batch", 10000, "IDs in one batch request")
+	fs.StringVar(&f.cfg.ReplicaOf, "replica-of", "", "follow this publisher (base URL, or URL of a static .hcx copy) as a read-only replica")
+	f.token = fs.String("token-file", "", "file holding the bearer token (role replica) for --replica-of")
+	fs.DurationVar(&f.cfg.ReplicaPoll, "poll", 10*time.Second, "how often a replica polls its publisher")
 	return f
 }
 
@@ -46,7 +52,17 @@ func (f *serveFlags) start(ctx context.Context, e *env, dir string, ready func(a
 		return err
 	}
 	cfg := f.cfg
-	cfg.Store, cfg.Logger, cfg.MaxAge, cfg.Poll = st, e.log, *f.maxAge, *f.poll
+	cfg.Store, cfg.Logger, cfg.MaxAge, cfg.Poll = st, e.log, *f.maxAge, *f.watch
+	if *f.token != "" {
+		if cfg.ReplicaOf == "" {
+			return usagef("--token-file goes with --replica-of")
+		}
+		b, err := os.ReadFile(*f.token)
+		if err != nil {
+			return err
+		}
+		cfg.ReplicaToken = strings.TrimSpace(string(b))
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
@@ -79,7 +95,7 @@ func (f *serveFlags) start(ctx context.Context, e *env, dir string, ready func(a
 }
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("serve", "--data DIR [--listen ADDR]", "Serve the HTTP API (DESIGN section 5) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest. SIGTERM finishes requests in flight, then exits 0")
+	fs := e.flags("serve", "--data DIR [--listen ADDR] [--replica-of URL --token-file F [--poll 10s]]", "Serve the HTTP API (DESIGN section 5) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest, or, as a replica, followed from a publisher. SIGTERM finishes requests in flight, then exits 0")
 	dir := fs.String("data", defaultData, "data directory")
 	f := addServeFlags(fs)
 	if err := parse(fs, args); err != nil {
