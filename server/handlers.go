@@ -297,11 +297,13 @@ func (s *Server) uploadFile(ctx *fasthttp.RequestCtx, rest []byte) {
 		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "use /v1/uploads/{region}/{YYYY-MM-DD}")
 		return
 	}
-	if !s.authorize(ctx, auth.Upload(string(region))) {
-		return
-	}
+	// A replica takes no uploads from anyone; say where they go, before
+	// auth, since a region's token is known to the publisher only.
 	if s.cfg.ReplicaOf != "" {
 		s.fail(ctx, fasthttp.StatusConflict, "read_only_replica", "this server is a replica of "+s.cfg.ReplicaOf+": upload to the publisher")
+		return
+	}
+	if !s.authorize(ctx, auth.Upload(string(region))) {
 		return
 	}
 	day, ok := engine.ParseDay(date)
