@@ -155,10 +155,18 @@ func TestReplicaRefusals(t *testing.T) {
 			t.Fatalf("%s replaced the live snapshot", name)
 		}
 	}
-	// The same publisher key but a directory with another pseudonym key.
-	pubHex, _ := os.ReadFile(filepath.Join(pub.store.Dir, loader.PublicFile))
-	if hex.EncodeToString(rst.Public)+"\n" != string(pubHex) {
-		t.Fatal("replica does not pin the publisher's key")
+	// The right publisher, but the replica was installed with another
+	// pseudonym key: its lookups would all be wrong, so it refuses.
+	wrong := replicaDir(t, pub.store, pub.tokens[auth.Lookup])
+	os.WriteFile(filepath.Join(wrong.Dir, loader.KeyFile), []byte(hex.EncodeToString(make([]byte, 16))+"\n"), 0o600)
+	wrong, err = loader.Open(wrong.Dir, testCal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve.Store(newer)
+	wrep, _ := startServer(t, Config{Store: wrong, ReplicaOf: publisher.URL, ReplicaPoll: time.Hour})
+	if err := wrep.syncOnce(client); err == nil || !strings.Contains(err.Error(), "another pseudonym key") || wrep.Ready() {
+		t.Fatalf("pseudonym key mismatch: %v", err)
 	}
 }
 
