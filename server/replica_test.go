@@ -80,7 +80,9 @@ func TestReplicaFollows(t *testing.T) {
 	if res := pub.do(t, "PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("sh"), []byte(fixture.CSV(append([]string{newcomer}, pub.sh...)))); res.code != 200 {
 		t.Fatalf("upload: %d %s", res.code, res.body)
 	}
-	waitFor(t, func() bool { return r.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] == "red" })
+	waitFor(t, func() bool {
+		return r.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] == "red"
+	})
 	res := r.do(t, "PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("sh"), []byte(fixture.CSV(pub.sh)))
 	if res.code != 409 || res.json(t)["error"] != "read_only_replica" || !strings.Contains(string(res.body), pub.base) {
 		t.Fatalf("upload to a replica: %d %s", res.code, res.body)
@@ -226,4 +228,22 @@ func TestReplicaNotReady(t *testing.T) {
 	if c := r.do(t, "GET", "/healthz", "", nil).code; c != 200 {
 		t.Fatalf("healthz %d", c)
 	}
+}
+
+// TestReplicaStaticHost: a plain file server holding snapshot.hcx (what
+// `hcx snapshot export` writes) stands in for the publisher.
+func TestReplicaStaticHost(t *testing.T) {
+	pub := newEnv(t, Config{}, true)
+	www := t.TempDir()
+	file, _ := os.ReadFile(pub.store.SnapshotPath())
+	os.WriteFile(filepath.Join(www, loader.SnapshotFile), file, 0o644)
+	host := httptest.NewServer(http.FileServer(http.Dir(www)))
+	defer host.Close()
+	rst := replicaDir(t, pub.store, pub.tokens[auth.Lookup])
+	rep, _ := startServer(t, Config{Store: rst, ReplicaOf: host.URL + "/" + loader.SnapshotFile, ReplicaPoll: 20 * time.Millisecond})
+	waitFor(t, rep.Ready)
+	pub.do(t, "PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("sh"), []byte(fixture.CSV(pub.sh)))
+	file, _ = os.ReadFile(pub.store.SnapshotPath())
+	loader.WriteFileAtomic(filepath.Join(www, loader.SnapshotFile), file, 0o644)
+	waitFor(t, func() bool { return rep.Snapshot().Info().Version == 2 })
 }

@@ -295,13 +295,19 @@ func (s *Server) reloadSnapshot() error {
 // install makes snap the live snapshot.
 func (s *Server) install(snap *engine.Snapshot, file []byte, fi os.FileInfo) {
 	st := &state{snap: snap, file: file, fileInfo: fi,
-		etag: fmt.Sprintf(`"%d-%x"`, snap.Info().Version, snap.Info().Built.UnixNano())}
+		etag: ETag(snap)}
 	st.view = answer.NewView(snap, s.cfg.Store.Calendar.Now(), s.cfg.MaxAge, s.cfg.Store.Calendar.Location())
 	old := s.cur.Swap(st)
 	s.metrics.snapshotChanged(snap)
 	if old == nil || old.snap != snap {
 		s.log.Info("snapshot live", "version", snap.Info().Version, "records", snap.Len(), "stale", st.view.StaleList)
 	}
+}
+
+// ETag identifies a snapshot file for HTTP caching: its version and build
+// time (the file is immutable, so they name its bytes).
+func ETag(snap *engine.Snapshot) string {
+	return fmt.Sprintf(`"%d-%x"`, snap.Info().Version, snap.Info().Built.UnixNano())
 }
 
 // refreshView recomputes staleness, which changes with the clock alone.
