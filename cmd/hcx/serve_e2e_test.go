@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -412,6 +413,44 @@ func TestServe(t *testing.T) {
 	}
 	ids = append(ids, unlistedIDs(rng, 1000, listed, trA, trB)...)
 	s.checkBatch("batch before the upload", ids, trA)
+	// The same as {"ids":[...]}, answered as {"results":[...]}.
+	js, _ := json.Marshal(map[string][]string{"ids": ids})
+	var res struct{ Results []answerJSON }
+	if err := json.Unmarshal(s.must(200, "POST", "/v1/status", e.lookup, bytes.NewReader(js), "Content-Type", "application/json"), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Results) != len(ids) {
+		t.Fatalf("JSON batch: %d results for %d IDs", len(res.Results), len(ids))
+	}
+	if bad := mismatches(res.Results, ids, trA); len(bad) > 0 {
+		t.Errorf("JSON batch: %d of %d answers wrong, e.g. %s", len(bad), len(ids), bad[0])
+	}
+	// At most 10,000 IDs a batch.
+	big := strings.Repeat(green+"\n", 10_001)
+	s.must(413, "POST", "/v1/status", e.lookup, strings.NewReader(big), "Content-Type", "text/plain")
+	// The snapshot's description: list dates and counts per region.
+	var info struct {
+		AsOf    string
+		Records int
+		Regions []struct {
+			Region, ListDate string
+			Red, Yellow      int
+		}
+	}
+	if err := json.Unmarshal(s.must(200, "GET", "/v1/snapshot", e.lookup, nil), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.AsOf != dayA || info.Records != len(listed) || len(info.Regions) != len(trA) {
+		t.Errorf("GET /v1/snapshot: asOf %s, %d records, %d regions; want %s, %d, %d", info.AsOf, info.Records, len(info.Regions), dayA, len(listed), len(trA))
+	}
+	for _, r := range info.Regions {
+		l := trA[r.Region]
+		if l == nil {
+			t.Errorf("GET /v1/snapshot: unknown region %+v", r)
+		} else if r.ListDate != l.date || r.Red != l.red || r.Yellow != l.yellow {
+			t.Errorf("GET /v1/snapshot: region %+v; the file says %s, red %d, yellow %d", r, l.date, l.red, l.yellow)
+		}
+	}
 
 	// Upload day B's sh list: only upload:sh may; live when answered.
 	newSh, err := os.ReadFile(filesB["sh"])
@@ -822,4 +861,86 @@ func copyDir(t *testing.T, from, to string) string {
 		}
 	}
 	return to
+}
+
+// TestDemo runs hcx demo: it serves a synthetic day, prints a working token
+// and example IDs of each colour, and on SIGTERM exits 0 and removes its
+// temporary data directory.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	e := &serveEnv{t: t, c: &cli{t: t}, client: &http.Client{Timeout: 30 * time.Second}}
+	t.Cleanup(e.client.CloseIdleConnections)
+	var s *hcxServer
+	var lines map[string]string
+	for attempt := 1; ; attempt++ {
+		addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		s = &hcxServer{e: e, addr: addr, base: "http://" + addr, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+		e.logs = append(e.logs, s.stderr)
+		s.cmd = exec.Command(hcxBin, "demo", "--listen", addr, "--records", "5000")
+		s.cmd.Stderr = s.stderr
+		stdout, err := s.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.kill)
+		// Read the banner up to the example calls, then keep draining.
+		lines = map[string]string{}
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), ":")
+			lines[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			if k == "Try" {
+				break
+			}
+		}
+		go func() {
+			io.Copy(io.Discard, stdout)
+			s.cmd.Wait()
+			s.state = s.cmd.ProcessState
+			close(s.exited)
+		}()
+		if _, ok := lines["Try"]; ok {
+			break
+		}
+		<-s.exited
+		if attempt < 5 && bytes.Contains(s.stderr.Bytes(), []byte("address already in use")) {
+			continue
+		}
+		t.Fatalf("hcx demo printed %v and exited (%v)\nstderr:\n%s", lines, s.state, clip(string(s.stderr.Bytes())))
+	}
+	e.lookup = lines["lookup token"]
+	e.upload = lines["upload token sh"]
+	var dir string
+	for k := range lines {
+		if d, ok := strings.CutPrefix(k, "data directory "); ok {
+			dir, _, _ = strings.Cut(d, " ")
+		}
+	}
+	m := regexp.MustCompile(`^red (\S+), yellow (\S+), green (\S+)$`).FindStringSubmatch(lines["example IDs"])
+	if e.lookup == "" || e.upload == "" || dir == "" || m == nil {
+		t.Fatalf("hcx demo printed %q", lines)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "snapshot.hcx")); err != nil {
+		t.Errorf("the demo's data directory: %v", err)
+	}
+	if err := s.waitReady(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"red", "yellow", "green"} {
+		var a answerJSON
+		if err := json.Unmarshal(s.must(200, "GET", "/v1/status/"+m[i+1], e.lookup, nil), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != want || a.ID != mask(m[i+1]) {
+			t.Errorf("the demo's %s example: %+v", want, a)
+		}
+	}
+	s.terminate()
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the demo's data directory is left behind: %v", err)
+	}
+	e.checkLogs(queried(m[1:]...))
 }
