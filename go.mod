@@ -5,6 +5,11 @@ go 1.26.0
 require github.com/dchest/siphash v1.2.3
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
+
+require (
 	github.com/RoaringBitmap/roaring/v2 v2.30.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
