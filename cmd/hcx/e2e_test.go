@@ -512,16 +512,12 @@ type answerJSON struct {
 // parseAnswers reads NDJSON answers.
 func parseAnswers(t *testing.T, ndjson string) []answerJSON {
 	t.Helper()
-	var out []answerJSON
-	for i, line := range strings.Split(strings.TrimSuffix(ndjson, "\n"), "\n") {
-		if line == "" && ndjson == "" {
-			break
-		}
-		var a answerJSON
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			t.Fatalf("answer %d: %v: %q", i+1, err, line)
-		}
-		out = append(out, a)
+	if ndjson == "" {
+		return nil
+	}
+	out, err := decodeAnswers([]byte(ndjson))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -52,8 +52,9 @@ type serveEnv struct {
 	c      *cli
 	tmp    string
 	data   string
-	lookup string // a token with role lookup
-	upload string // a token with role upload:sh
+	lookup string   // a token with role lookup
+	upload string   // a token with role upload:sh
+	tokens []string // every token, for checkLogs
 	logs   []*lockedBuffer
 	client *http.Client
 }
@@ -66,6 +67,7 @@ func newServeEnv(t *testing.T) *serveEnv {
 	e.c.must(0, nil, "init", "--data", e.data)
 	e.lookup = strings.TrimSpace(e.c.must(0, nil, "token", "add", "--data", e.data, "--role", "lookup").stdout)
 	e.upload = strings.TrimSpace(e.c.must(0, nil, "token", "add", "--data", e.data, "--role", "upload:sh").stdout)
+	e.tokens = []string{e.lookup, e.upload}
 	t.Cleanup(e.client.CloseIdleConnections)
 	return e
 }
@@ -101,7 +103,7 @@ func (e *serveEnv) checkLogs(lists ...truth) {
 			what = "commands' stderr"
 		}
 		checkNoIDs(e.t, what, b, bodies)
-		for _, tok := range []string{e.lookup, e.upload} {
+		for _, tok := range e.tokens {
 			if bytes.Contains(b, []byte(tok)) {
 				e.t.Errorf("%s holds a token", what)
 			}
@@ -504,6 +506,26 @@ func TestServe(t *testing.T) {
 	// Every answer in one response comes from one snapshot: the whole
 	// sample agrees with the final lists.
 	s.checkBatch("after the hand-run ingest", ids, final)
+
+	// A token added by hand while serving works within a few seconds.
+	// (The watcher has ticked by now: it picked up the ingest.)
+	tok := strings.TrimSpace(e.c.must(0, nil, "token", "add", "--data", e.data, "--role", "lookup").stdout)
+	start = time.Now()
+	for {
+		code, b, err := s.do("GET", "/v1/status/"+red, tok, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == http.StatusOK {
+			t.Logf("token added by hand accepted after %v", time.Since(start).Round(time.Millisecond))
+			break
+		}
+		if code != http.StatusUnauthorized || time.Since(start) > 5*time.Second {
+			t.Fatalf("a token added while serving: %d after %v: %s", code, time.Since(start), b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.tokens = append(e.tokens, tok)
 
 	s.terminate()
 	seen := queried(append(ids, green, badID)...)
@@ -913,6 +935,7 @@ func TestDemo(t *testing.T) {
 	}
 	e.lookup = lines["lookup token"]
 	e.upload = lines["upload token sh"]
+	e.tokens = []string{e.lookup, e.upload}
 	var dir string
 	for k := range lines {
 		if d, ok := strings.CutPrefix(k, "data directory "); ok {
