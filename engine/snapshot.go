@@ -133,21 +133,23 @@ func (s *Snapshot) LookupRegionBytes(i int, b []byte) Result { return lookupRegi
 
 // LookupBatch answers ids into out[:len(ids)] (out must be at least as long)
 // and returns that slice. It does not allocate.
-func (s *Snapshot) LookupBatch(ids []string, out []Result) []Result {
+func (s *Snapshot) LookupBatch(ids []string, out []Result) []Result { return lookupBatch(s, ids, out) }
+
+// LookupBatchBytes is LookupBatch for byte slices (a request body's lines).
+func (s *Snapshot) LookupBatchBytes(ids [][]byte, out []Result) []Result {
+	return lookupBatch(s, ids, out)
+}
+
+// lookupBatch is a plain loop: hashing sixteen IDs before testing their
+// bloom blocks, so that the misses overlap, measured no faster here
+// (BenchmarkLookupBatch vs BenchmarkLookup): out-of-order execution already
+// overlaps consecutive lookups.
+func lookupBatch[T string | []byte](s *Snapshot, ids []T, out []Result) []Result {
 	out = out[:len(ids)]
 	for i, id := range ids {
 		out[i] = lookup(s, id)
 	}
 	return out
-}
-
-// LookupPseudonym answers for an already pseudonymised ID.
-func (s *Snapshot) LookupPseudonym(p Pseudonym) Result {
-	ord, ok := s.find(uint64(p))
-	if !ok {
-		return Result{Status: Green, Since: NoDay}
-	}
-	return s.at(ord)
 }
 
 func lookup[T string | []byte](s *Snapshot, id T) Result {
