@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -747,8 +748,11 @@ func TestServeCrash(t *testing.T) {
 		t.Fatalf("before the upload: %s", st)
 	}
 	start := time.Now()
-	s.must(200, "PUT", path, e.upload, bytes.NewReader(csvBody), "Content-Type", "text/csv")
+	rep := s.must(200, "PUT", path, e.upload, bytes.NewReader(csvBody), "Content-Type", "text/csv")
 	took := time.Since(start)
+	if want := fmt.Sprintf(`"rows":%d,"accepted":%d,`, newList.rows, len(newList.people)); !bytes.Contains(rep, []byte(want)) {
+		t.Errorf("upload report %s; want %s", rep, want)
+	}
 	if st := state(s); st != "new" {
 		t.Fatalf("after the upload: %s", st)
 	}
@@ -818,13 +822,21 @@ func TestServeCrash(t *testing.T) {
 }
 
 // bigList makes a list for region sh dated date of n people on no list of
-// tr, and its CSV.
+// tr, and its CSV. (Built with appends: fmt and the truth's answer cost
+// seconds at this size under the race detector.)
 func bigList(tr truth, date string, n int) (*regionList, []byte) {
 	d, err := time.Parse(time.DateOnly, date)
 	if err != nil {
 		panic(err)
 	}
-	l := &regionList{region: "sh", date: date, people: make(map[string]listing, n)}
+	listed := func(id string) bool {
+		for _, l := range tr {
+			if _, ok := l.people[id]; ok {
+				return true
+			}
+		}
+		return false
+	}
 	var codes []string
 	seenCode := map[string]bool{}
 	for id := range tr["sh"].people {
@@ -833,16 +845,25 @@ func bigList(tr truth, date string, n int) (*regionList, []byte) {
 			codes = append(codes, c)
 		}
 	}
-	var b bytes.Buffer
-	b.WriteString("id,color,since\n")
+	slices.Sort(codes)
+	var sinces [30]string
+	for k := range sinces {
+		sinces[k] = d.AddDate(0, 0, -k).Format(time.DateOnly)
+	}
+	l := &regionList{region: "sh", date: date, people: make(map[string]listing, n)}
+	b := make([]byte, 0, 40*n)
+	b = append(b, "id,color,since\n"...)
 	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC)
+	var body [17]byte
 	for i := 0; len(l.people) < n; i++ {
 		day, seq := i/1000, i%1000
-		id := withCheck(codes[(day*7+seq)%len(codes)] + birth.AddDate(0, 0, day).Format("20060102") + fmt.Sprintf("%03d", seq))
-		if tr.answer(id).status != "green" {
-			continue
+		copy(body[:6], codes[(day*7+seq)%len(codes)])
+		if seq == 0 {
+			copy(body[6:14], birth.AddDate(0, 0, day).Format("20060102"))
 		}
-		if _, dup := l.people[id]; dup {
+		body[14], body[15], body[16] = byte('0'+seq/100), byte('0'+seq/10%10), byte('0'+seq%10)
+		id := withCheck(string(body[:]))
+		if listed(id) {
 			continue
 		}
 		p := listing{colour: yellow}
@@ -850,13 +871,18 @@ func bigList(tr truth, date string, n int) (*regionList, []byte) {
 			p.colour = red
 		}
 		if i%10 != 0 {
-			p.since = d.AddDate(0, 0, -(i % 30)).Format(time.DateOnly)
+			p.since = sinces[i%30]
 		}
 		l.people[id] = p
 		l.rows++
-		fmt.Fprintf(&b, "%s,%s,%s\n", id, colourNames[p.colour], p.since)
+		b = append(b, id...)
+		b = append(b, ',')
+		b = append(b, colourNames[p.colour]...)
+		b = append(b, ',')
+		b = append(b, p.since...)
+		b = append(b, '\n')
 	}
-	return l, b.Bytes()
+	return l, b
 }
 
 // copyDir copies a data directory (flat) with its files' modes.
@@ -966,4 +992,69 @@ func TestDemo(t *testing.T) {
 		t.Errorf("the demo's data directory is left behind: %v", err)
 	}
 	e.checkLogs(queried(m[1:]...))
+}
+
+// knownBug skips a test of a product bug not fixed yet, unless
+// HCX_E2E_KNOWN_BUGS=1; remove the call once the bug is fixed.
+func knownBug(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("HCX_E2E_KNOWN_BUGS") != "1" {
+		t.Skipf("known product bug, not fixed yet (HCX_E2E_KNOWN_BUGS=1 runs it): %s", what)
+	}
+}
+
+// TestServeMalformedRequestsLogNoIDs: requests fasthttp cannot parse are
+// logged, and the log must not quote the raw ID they carry.
+func TestServeMalformedRequestsLogNoIDs(t *testing.T) {
+	knownBug(t, "server/server.go fasthttpLogger passes fasthttp's parse errors verbatim; they quote the request line and header lines")
+	t.Parallel()
+	e := newServeEnv(t)
+	tr, files := e.gen(daysAgo(1), 2000, 51)
+	e.c.must(0, nil, "ingest", "--data", e.data, files["sh"])
+	s := e.start(e.data)
+	id := sample(tr["sh"], tr, "", 1)[0]
+	for _, req := range []string{
+		"GET /v1/status/" + id + "\r\nHost: x\r\n\r\n", // no HTTP version
+		"GET /v1/status/" + id + " HTTP/1.1 junk\r\nHost: x\r\n\r\n",
+		"GET /v1/status/x HTTP/1.1\r\nHost: x\r\nX-Id " + id + "\r\n\r\n", // no colon
+		"GET /v1/status/x HTTP/1.1\r\nHost: x\r\nX-Id: \x00" + id + "\r\n\r\n",
+	} {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(req))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, c)
+		c.Close()
+	}
+	s.terminate()
+	e.checkLogs(tr)
+}
+
+// TestServeTokenAddedAtStart: a token added right after the server started
+// is accepted within a few seconds, like one added later.
+func TestServeTokenAddedAtStart(t *testing.T) {
+	knownBug(t, "server/server.go watch: the tokens file is first stat'ed at the first poll, so a change before it is never seen")
+	t.Parallel()
+	e := newServeEnv(t)
+	_, files := e.gen(daysAgo(1), 2000, 52)
+	e.c.must(0, nil, "ingest", "--data", e.data, files["sh"])
+	s := e.start(e.data)
+	tok := strings.TrimSpace(e.c.must(0, nil, "token", "add", "--data", e.data, "--role", "lookup").stdout)
+	e.tokens = append(e.tokens, tok)
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		code, _, err := s.do("GET", "/v1/status/310104198001010017", tok, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == http.StatusOK {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("a token added right after the start: still %d after 5s", code)
+		}
+	}
+	s.terminate()
+	e.checkLogs()
 }
