@@ -638,22 +638,20 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
 	br := bufio.NewReader(conn)
-	// A first request on the connection proves the server has taken it.
-	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", s.addr)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	half := len(newSh) / 2
-	fmt.Fprintf(conn, "PUT /v1/uploads/sh/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n",
+	// Expect: 100-continue makes the server say when it has read the
+	// headers: from then on the request is in flight.
+	fmt.Fprintf(conn, "PUT /v1/uploads/sh/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
 		dayB, s.addr, e.upload, len(newSh))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusContinue {
+		t.Fatalf("PUT with Expect: 100-continue: %v, %v", resp, err)
+	}
+	half := len(newSh) / 2
 	if _, err := conn.Write(newSh[:half]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the server reads the request's start
 	sigSent.Store(true)
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -676,7 +674,6 @@ func TestServeSIGTERM(t *testing.T) {
 	if _, err := conn.Write(newSh[half:]); err != nil {
 		t.Fatalf("the rest of the upload: %v", err)
 	}
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	resp, err = http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("the upload in flight at SIGTERM got no answer: %v", err)
