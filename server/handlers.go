@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -34,6 +36,8 @@ var (
 	contentGzip    = []byte("gzip")
 	statusInfix    = []byte("/status/")
 	jsonBatchStart = []byte(`{"results":[`)
+	newline        = []byte{'\n'}
+	carriageReturn = []byte{'\r'}
 )
 
 // handle routes a request. Paths are matched as bytes so that the lookup
@@ -200,10 +204,24 @@ func (s *Server) regionLookup(ctx *fasthttp.RequestCtx, rest []byte) {
 	s.lookup(ctx, id, i)
 }
 
+// batchBuf is a batch's scratch space, pooled: a 1,000-ID batch would
+// otherwise allocate its ID slices, results and a 150 KB answer each time.
+type batchBuf struct {
+	in  []byte
+	ids [][]byte
+	res []engine.Result
+	out []byte
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batchBuf) }}
+
 // batch serves POST /v1/status: newline-separated IDs answered as NDJSON,
 // or {"ids":[...]} answered as {"results":[...]}.
 func (s *Server) batch(ctx *fasthttp.RequestCtx) {
-	body, err := s.readBody(ctx, s.cfg.MaxBatchBody)
+	buf := batchPool.Get().(*batchBuf)
+	defer batchPool.Put(buf)
+	body, err := s.readBody(ctx, buf.in[:0], s.cfg.MaxBatchBody)
+	buf.in = body
 	if err != nil {
 		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
 		return
@@ -212,8 +230,8 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx) {
 	if st == nil {
 		return
 	}
+	ids := buf.ids[:0]
 	isJSON := bytes.HasPrefix(ctx.Request.Header.ContentType(), contentJSON)
-	var ids [][]byte
 	if isJSON {
 		var req struct {
 			IDs []string `json:"ids"`
@@ -222,45 +240,49 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx) {
 			s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", `want {"ids":["...", ...]}: `+err.Error())
 			return
 		}
-		ids = make([][]byte, len(req.IDs))
-		for i, id := range req.IDs {
-			ids[i] = []byte(id)
+		for _, id := range req.IDs {
+			ids = append(ids, []byte(id))
 		}
 	} else {
-		for line := range bytes.SplitSeq(body, []byte{'\n'}) {
-			line = bytes.TrimSuffix(line, []byte{'\r'})
-			if len(bytes.TrimSpace(line)) > 0 {
+		for len(body) > 0 && len(ids) <= s.cfg.MaxBatch {
+			line, rest, _ := bytes.Cut(body, newline)
+			body = rest
+			if line = bytes.TrimSuffix(line, carriageReturn); len(bytes.TrimSpace(line)) > 0 {
 				ids = append(ids, line)
 			}
 		}
 	}
+	buf.ids = ids
 	if len(ids) > s.cfg.MaxBatch {
 		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "batch_too_large",
-			fmt.Sprintf("%d IDs in one batch; at most %d", len(ids), s.cfg.MaxBatch))
+			fmt.Sprintf("more than %d IDs in one batch", s.cfg.MaxBatch))
 		return
 	}
-	out := make([]byte, 0, 160*len(ids)+16)
+	buf.res = st.snap.LookupBatchBytes(ids, slices.Grow(buf.res[:0], len(ids))[:len(ids)])
+	var tally [engine.Red + 1]int
+	out := buf.out[:0]
 	if isJSON {
 		out = append(out, jsonBatchStart...)
 	}
-	for i, id := range ids {
-		r := st.snap.LookupBytes(id)
-		s.metrics.lookup(r.Status)
+	for i, r := range buf.res {
+		tally[r.Status]++
 		if isJSON && i > 0 {
 			out = append(out, ',')
 		}
-		out = answer.AppendJSON(out, st.view, id, r)
+		out = answer.AppendJSON(out, st.view, ids[i], r)
 		if !isJSON {
 			out = append(out, '\n')
 		}
 	}
+	s.metrics.lookupTally(tally)
 	if isJSON {
 		out = append(out, "]}\n"...)
 		ctx.SetContentType("application/json")
 	} else {
 		ctx.SetContentType(contentNDJSON)
 	}
-	ctx.SetBody(out)
+	ctx.SetBody(out) // copies: buf goes back to the pool
+	buf.out = out
 }
 
 // drainLimit is how much of an oversized body is read and dropped so that
@@ -269,25 +291,38 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx) {
 // closed.
 const drainLimit = 64 << 20
 
-// readBody reads a request body of at most limit bytes.
-func (s *Server) readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
+// readBody appends a request body of at most limit bytes to dst.
+func (s *Server) readBody(ctx *fasthttp.RequestCtx, dst []byte, limit int) ([]byte, error) {
 	body := ctx.RequestBodyStream()
+	if body == nil { // not streamed (a request built in memory)
+		body = bytes.NewReader(ctx.PostBody())
+	}
 	tooLarge := func(msg string) ([]byte, error) {
 		io.Copy(io.Discard, io.LimitReader(body, drainLimit))
 		ctx.SetConnectionClose()
-		return nil, errors.New(msg)
+		return dst, errors.New(msg)
 	}
-	if n := ctx.Request.Header.ContentLength(); n > limit {
+	n := ctx.Request.Header.ContentLength()
+	if n > limit {
 		return tooLarge(fmt.Sprintf("body of %d bytes; at most %d", n, limit))
 	}
-	b, err := io.ReadAll(io.LimitReader(body, int64(limit)+1))
-	if err != nil {
-		return nil, err
+	dst = slices.Grow(dst, max(n, 512)+1)
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, len(dst))
+		}
+		m, err := body.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+m]
+		if len(dst) > limit {
+			return tooLarge(fmt.Sprintf("body over %d bytes", limit))
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
 	}
-	if len(b) > limit {
-		return tooLarge(fmt.Sprintf("body over %d bytes", limit))
-	}
-	return b, nil
 }
 
 // uploadFile serves PUT /v1/uploads/{region}/{date}.

@@ -128,6 +128,16 @@ func (m *metrics) lookup(st engine.Status) {
 	}
 }
 
+// lookupTally adds a batch's answers, counted by status, with one atomic add
+// per status rather than one per ID.
+func (m *metrics) lookupTally(n [engine.Red + 1]int) {
+	for st, c := range n {
+		if c > 0 {
+			m.lookups[st].Add(float64(c))
+		}
+	}
+}
+
 func (m *metrics) snapshotChanged(snap *engine.Snapshot) {
 	info := snap.Info()
 	m.version.Set(float64(info.Version))

@@ -33,7 +33,7 @@ type env struct {
 	sh, ah []string          // IDs listed by sh and ah
 }
 
-func newEnv(t *testing.T, cfg Config, ingest bool) *env {
+func newEnv(t testing.TB, cfg Config, ingest bool) *env {
 	t.Helper()
 	st, err := loader.Init(t.TempDir()+"/data", nil)
 	if err != nil {
