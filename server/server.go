@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,6 +126,8 @@ type Server struct {
 	upload  sync.Mutex // one upload at a time in this process
 	conns   atomic.Pointer[limitListener]
 	replica replicaStatus
+	// tokensInfo is the tokens file New loaded, for the watcher to compare.
+	tokensInfo os.FileInfo
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -226,7 +229,7 @@ func (s *Server) watch() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
-	var tokInfo os.FileInfo
+	tokInfo := s.tokensInfo
 	for {
 		select {
 		case <-s.stop:
@@ -245,12 +248,10 @@ func (s *Server) watch() {
 				s.refreshView(st)
 			}
 		}
-		if fi, err := os.Stat(s.cfg.Store.TokensPath()); err == nil && tokInfo != nil && !sameFile(tokInfo, fi) {
+		if fi, err := os.Stat(s.cfg.Store.TokensPath()); err == nil && !sameFile(tokInfo, fi) {
 			if err := s.reloadTokens(); err != nil {
 				s.log.Error("tokens file refused; the previous tokens stay", "err", err)
 			}
-			tokInfo = fi
-		} else if err == nil {
 			tokInfo = fi
 		}
 	}
@@ -261,11 +262,19 @@ func sameFile(a, b os.FileInfo) bool {
 }
 
 func (s *Server) reloadTokens() error {
+	// Stat before reading: a change after the stat is seen at the next poll.
+	fi, err := os.Stat(s.cfg.Store.TokensPath())
+	if err != nil {
+		return err
+	}
 	set, err := auth.Load(s.cfg.Store.TokensPath())
 	if err != nil {
 		return err
 	}
 	s.tokens.Store(set)
+	if s.tokensInfo == nil {
+		s.tokensInfo = fi // what watch starts from
+	}
 	return nil
 }
 
@@ -321,7 +330,14 @@ func (s *Server) refreshView(st *state) {
 	s.cur.CompareAndSwap(st, &next)
 }
 
-// fasthttpLogger sends fasthttp's own messages to slog.
+// fasthttpLogger sends fasthttp's own messages to slog. Some quote the
+// request they could not parse (its request line, a header), which may
+// hold an ID or a token: runs of digits long enough to be most of an ID,
+// and anything shaped like a token, are cut out.
 type fasthttpLogger struct{ l *slog.Logger }
 
-func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Warn(fmt.Sprintf(format, args...)) }
+var idLike = regexp.MustCompile(`hcx_[0-9a-fA-F]+|[0-9]{6,}[0-9Xx]*`)
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Warn(idLike.ReplaceAllString(fmt.Sprintf(format, args...), "[redacted]"))
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -203,6 +204,9 @@ func ingestFiles(_ context.Context, e *env, fs *flagSet, f *ingestFlags, args []
 	if err != nil && !errors.As(err, &rej) {
 		return err // the store failed: nothing changed
 	}
+	if !slices.ContainsFunc(reports, func(r *loader.Report) bool { return r.Accepted }) {
+		snap = nil // nothing landed: the snapshot was not rebuilt
+	}
 	if !dry && snap != nil {
 		e.log.Info("snapshot rebuilt", "version", snap.Info().Version, "records", snap.Len(), "seconds", time.Since(start).Seconds())
 	}
@@ -283,20 +287,28 @@ func cmdLookup(_ context.Context, e *env, args []string) error {
 		}
 		return w.Flush()
 	}
-	sc := bufio.NewScanner(e.stdin)
-	sc.Buffer(make([]byte, 4096), 4096)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
+	r := bufio.NewReaderSize(e.stdin, 4096)
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Not an ID: answer it as one (invalid: length) from its first
+			// bytes, and skip the rest of the line.
+			answerOne(line)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = r.ReadSlice('\n')
+			}
+			line = nil
 		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
+		if len(bytes.TrimSpace(line)) > 0 {
+			answerOne(line)
 		}
-		answerOne(line)
+		if err == io.EOF {
+			return w.Flush()
+		}
+		if err != nil {
+			w.Flush()
+			return fmt.Errorf("reading IDs from stdin: %w", err)
+		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading IDs from stdin: %w", err)
-	}
-	return w.Flush()
 }

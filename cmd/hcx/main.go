@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // flags makes a command's flag set; parse reports usage errors as such.
 func (e *env) flags(name, args, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet("hcx "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(&usageWriter{stdout: e.stdout, stderr: e.stderr})
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: hcx %s %s\n\n%s.\n\nFlags:\n", name, args, summary)
 		fs.PrintDefaults()
@@ -119,7 +119,29 @@ func (e *env) flags(name, args, summary string) *flag.FlagSet {
 	return fs
 }
 
+// usageWriter sends a command's usage to stdout when it was asked for
+// (--help) and to stderr with a usage error.
+type usageWriter struct {
+	stdout, stderr io.Writer
+	help           bool
+}
+
+func (u *usageWriter) Write(b []byte) (int, error) {
+	if u.help {
+		return u.stdout.Write(b)
+	}
+	return u.stderr.Write(b)
+}
+
 func parse(fs *flag.FlagSet, args []string) error {
+	if u, ok := fs.Output().(*usageWriter); ok {
+		for _, a := range args {
+			if a == "--" {
+				break
+			}
+			u.help = u.help || a == "-h" || a == "-help" || a == "--help" || a == "--h"
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

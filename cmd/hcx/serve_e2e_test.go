@@ -991,19 +991,9 @@ func TestDemo(t *testing.T) {
 	e.checkLogs(queried(m[1:]...))
 }
 
-// knownBug skips a test of a product bug not fixed yet, unless
-// HCX_E2E_KNOWN_BUGS=1; remove the call once the bug is fixed.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("HCX_E2E_KNOWN_BUGS") != "1" {
-		t.Skipf("known product bug, not fixed yet (HCX_E2E_KNOWN_BUGS=1 runs it): %s", what)
-	}
-}
-
 // TestServeMalformedRequestsLogNoIDs: requests fasthttp cannot parse are
 // logged, and the log must not quote the raw ID they carry.
 func TestServeMalformedRequestsLogNoIDs(t *testing.T) {
-	knownBug(t, "server/server.go fasthttpLogger passes fasthttp's parse errors verbatim; they quote the request line and header lines")
 	t.Parallel()
 	e := newServeEnv(t)
 	tr, files := e.gen(daysAgo(1), 2000, 51)
@@ -1032,7 +1022,6 @@ func TestServeMalformedRequestsLogNoIDs(t *testing.T) {
 // TestServeTokenAddedAtStart: a token added right after the server started
 // is accepted within a few seconds, like one added later.
 func TestServeTokenAddedAtStart(t *testing.T) {
-	knownBug(t, "server/server.go watch: the tokens file is first stat'ed at the first poll, so a change before it is never seen")
 	t.Parallel()
 	e := newServeEnv(t)
 	_, files := e.gen(daysAgo(1), 2000, 52)
