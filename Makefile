@@ -12,6 +12,7 @@ build:
 # with the race detector.
 test: vet
 	$(GO) test -race -count=1 ./...
+	bash bench/compare.sh --short
 
 vet: wasm-vet
 	$(GO) vet ./...
@@ -40,3 +41,11 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# hcx against bare fasthttp and net/http servers and Redis, same run, same
+# machine: rewrites the compare section of BENCHMARKS.md (about 7 minutes;
+# needs wrk, redis-server, redis-tools). `make test` runs its 2-second
+# short mode, which writes only a temporary file.
+.PHONY: compare
+compare:
+	bash bench/compare.sh

@@ -269,6 +269,10 @@ func (r *run) loop(w *worker, next int) {
 		lastDead time.Time
 		intended = make([]time.Time, depth)
 	)
+	// The answer body stays with this connection's Response: returned to
+	// fasthttp's pool it would be dropped (and reallocated) once the pool
+	// has calibrated itself on smaller bodies (TestLoopAllocs/batch).
+	resp.KeepBodyBuffer = true
 	defer w.closeConn()
 	for !r.stop.Load() {
 		if w.conn == nil {
