@@ -2,7 +2,10 @@ module github.com/yrd-hcx/hcx
 
 go 1.26.0
 
-require github.com/dchest/siphash v1.2.3
+require (
+	github.com/dchest/siphash v1.2.3
+	github.com/tetratelabs/wazero v1.12.0
+)
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0 // indirect

@@ -103,6 +103,7 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 		size    int
 		records []Record // nil: carried over from cur
 		fresh   bool
+		edge    *edgeBuild // its edge filter part (loader/edge.go)
 	}
 	lists := make(map[string]*list, len(s.Regions))
 	for _, name := range s.Regions {
@@ -140,6 +141,7 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 	type parsed struct {
 		records []Record
 		err     error
+		edge    *edgeBuild
 	}
 	results := make([]*parsed, len(ups))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -168,10 +170,14 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 			if opts.Progress != nil {
 				progress = func(n int64) { opts.Progress(up.Name, n) }
 			}
+			res.edge = s.newEdgeBuild(up.Region, up.Date, opts.DryRun)
 			records, prep, err := Parse(up.Body, ParseOptions{
 				Key: s.Key, Calendar: s.Calendar, Date: up.Date, MaxInvalid: opts.MaxInvalid,
-				MaxBytes: opts.MaxBytes, Gzip: up.Gzip, Progress: progress,
+				MaxBytes: opts.MaxBytes, Gzip: up.Gzip, Progress: progress, OnValid: res.edge.onValid(),
 			})
+			if err == nil {
+				res.edge.finish(records)
+			}
 			prep.File, prep.Region, prep.Date = rep.File, rep.Region, rep.Date
 			*rep = *prep
 			res.records, res.err = records, err
@@ -194,7 +200,7 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 			rejected = append(rejected, reject(rep, ErrShrink, fmt.Sprintf("the list has %d people, less than half of %s's current %d: refused as a possible truncated export (confirm with --allow-shrink or ?allowShrink=true)", len(res.records), up.Region, l.size)))
 			continue
 		}
-		*l = list{date: up.Date, size: len(res.records), records: res.records, fresh: true}
+		*l = list{date: up.Date, size: len(res.records), records: res.records, fresh: true, edge: res.edge}
 		accepted++
 	}
 	errs := errors.Join(rejected...)
@@ -233,6 +239,11 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 	if err == nil {
 		err = engine.Sign(file, s.Signing)
 	}
+	for _, name := range s.Regions {
+		if l := lists[name]; l.fresh && err == nil {
+			err = s.writeEdge(l.edge) // before the commit that lists it
+		}
+	}
 	if err == nil {
 		err = WriteFileAtomic(s.SnapshotPath(), file, 0o640)
 	}
@@ -244,6 +255,7 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 		}
 		return reports, cur, fmt.Errorf("writing the snapshot: %w", err)
 	}
+	s.removeUnusedEdge(snap)
 	return reports, snap, errs
 }
 

@@ -79,7 +79,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case bytes.Equal(path, pathEdge):
 		r = routeEdge
 		if s.method(ctx, fasthttp.MethodGet) {
-			s.fail(ctx, fasthttp.StatusNotFound, "not_available", "the edge filter is not published by this version of hcx")
+			s.edgeFilter(ctx) // edge.go
 		}
 	case bytes.Equal(path, pathHealth):
 		r = routeHealth

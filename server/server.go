@@ -307,6 +307,7 @@ func (s *Server) install(snap *engine.Snapshot, file []byte, fi os.FileInfo) {
 		etag: ETag(snap)}
 	st.view = answer.NewView(snap, s.cfg.Store.Calendar.Now(), s.cfg.MaxAge, s.cfg.Store.Calendar.Location())
 	old := s.cur.Swap(st)
+	s.edgeSnapshotChanged(snap) // edge.go: rebuild the edge filter
 	s.metrics.snapshotChanged(snap)
 	if old == nil || old.snap != snap {
 		s.log.Info("snapshot live", "version", snap.Info().Version, "records", snap.Len(), "stale", st.view.StaleList)

@@ -1,20 +1,149 @@
 package server
 
-import "github.com/valyala/fasthttp"
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"path"
+	"sync"
 
-// webPage serves GET /. The offline web verifier (WebAssembly, DESIGN
-// section 6) is built by the edge issue; until then the page says what the
-// service is and how to call it, and nothing pretends to verify IDs.
-func (s *Server) webPage(ctx *fasthttp.RequestCtx) {
-	ctx.SetContentType("text/html; charset=utf-8")
-	ctx.SetBodyString(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>hcx — health-code exchange</title></head>
-<body><main>
-<h1>hcx — health-code exchange</h1>
-<p>This server answers "what colour is this person, across all regions?" for authorised gates:
-<code>GET /v1/status/{id}</code> with a bearer token. The offline web verifier is not published by this version.</p>
-<p><a href="/v1/snapshot">/v1/snapshot</a> (token) · <a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></p>
-</main></body></html>
-`)
+	"github.com/valyala/fasthttp"
+)
+
+// The web verifier (DESIGN section 6) is embedded from webdist: `make wasm`
+// builds hcx.wasm and the page into dist/web and copies them there, and
+// `make build` embeds them. Only placeholder.html is committed, so a plain
+// `go build` works and serves a page saying the verifier is not built.
+//
+// The router sends only "/" here, so the page's other files are served as
+// "/?asset=NAME"; the page learns that, and the pinned public key, from the
+// configuration this handler writes into it. A static copy of dist/web
+// reads config.json instead and loads its files by plain relative names.
+
+//go:embed webdist
+var webdist embed.FS
+
+// webFiles is what "/" serves; tests point it at a freshly built verifier
+// (then call resetWebCache).
+var webFiles fs.FS = func() fs.FS {
+	sub, err := fs.Sub(webdist, "webdist")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}()
+
+const (
+	webIndex       = "index.html"
+	webPlaceholder = "placeholder.html"
+	// configMarker is the page's empty configuration, replaced when served.
+	configMarker = `<script id="hcx-config" type="application/json">null</script>`
+	appScript    = `src="app.js"`
+	// webCSP allows the page's own scripts, WebAssembly compilation, its
+	// inline style, and fetches from this origin only.
+	webCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; " +
+		"connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+// webAssets are the files served as /?asset=NAME, with their types.
+var webAssets = map[string]string{
+	"app.js":       "text/javascript; charset=utf-8",
+	"wasm_exec.js": "text/javascript; charset=utf-8",
+	"hcx.wasm":     "application/wasm",
+	"hcx.d.ts":     "text/plain; charset=utf-8",
 }
+
+// webAsset is a file ready to serve, gzipped once.
+type webAsset struct {
+	body, gz []byte
+	etag     string
+}
+
+var webCache sync.Map // name -> *webAsset
+
+func resetWebCache() { webCache.Clear() }
+
+func loadAsset(name string) (*webAsset, error) {
+	if a, ok := webCache.Load(name); ok {
+		return a.(*webAsset), nil
+	}
+	body, err := fs.ReadFile(webFiles, name)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	a := &webAsset{body: body, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	zw.Write(body)
+	zw.Close()
+	a.gz = b.Bytes()
+	v, _ := webCache.LoadOrStore(name, a)
+	return v.(*webAsset), nil
+}
+
+// webPage serves GET /: the verifier page, or one of its files.
+func (s *Server) webPage(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer") // the page's URL may carry ?id=
+	h.Set(fasthttp.HeaderCacheControl, "no-cache")
+	if name := ctx.QueryArgs().Peek("asset"); len(name) > 0 {
+		s.webAsset(ctx, path.Base(string(name)))
+		return
+	}
+	page, err := fs.ReadFile(webFiles, webIndex)
+	if err != nil {
+		page, err = fs.ReadFile(webFiles, webPlaceholder)
+		if err != nil {
+			s.fail(ctx, fasthttp.StatusNotFound, "not_found", "no web page in this build")
+			return
+		}
+	} else {
+		// The pinned key is the publisher's own (its signing key's public
+		// half; a replica's data directory holds the publisher's).
+		cfg := `<script id="hcx-config" type="application/json">{"publicKey":"` + s.cfg.Store.PublicHex() +
+			`","filter":"/v1/edge/filter","assets":"/?asset="}</script>`
+		page = bytes.Replace(page, []byte(configMarker), []byte(cfg), 1)
+		page = bytes.Replace(page, []byte(appScript), []byte(`src="/?asset=app.js"`), 1)
+	}
+	h.Set("Content-Security-Policy", webCSP)
+	h.Set("X-Frame-Options", "DENY")
+	ctx.SetContentType("text/html; charset=utf-8")
+	ctx.SetBody(page)
+}
+
+func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
+	ctype, ok := webAssets[name]
+	if !ok {
+		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "no such asset")
+		return
+	}
+	a, err := loadAsset(name)
+	if err != nil {
+		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "the web verifier is not in this build (make build)")
+		return
+	}
+	h := &ctx.Response.Header
+	h.Set(fasthttp.HeaderETag, a.etag)
+	h.Set(fasthttp.HeaderVary, "Accept-Encoding")
+	if etagMatch(ctx.Request.Header.Peek(fasthttp.HeaderIfNoneMatch), a.etag) {
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return
+	}
+	ctx.SetContentType(ctype)
+	if ctx.Request.Header.HasAcceptEncoding("gzip") {
+		h.Set(fasthttp.HeaderContentEncoding, "gzip")
+		ctx.SetBody(a.gz)
+		return
+	}
+	ctx.SetBody(a.body)
+}
+
+// WebFiles returns the web verifier's files as embedded in this build
+// (index.html, app.js, wasm_exec.js, hcx.wasm, hcx.d.ts), or only
+// placeholder.html when it was built without `make wasm`.
+func WebFiles() fs.FS { return webFiles }

@@ -80,6 +80,7 @@ func init() {
 		{"lookup", "--data DIR [ID...]", "answer IDs offline (arguments or stdin), one JSON object a line", cmdLookup},
 		{"serve", "--data DIR [--listen ADDR]", "serve the HTTP API; hot-swap new snapshots", cmdServe},
 		{"demo", "[--listen ADDR]", "serve a synthetic day on 127.0.0.1:8080 and print example calls", cmdDemo},
+		{"edge", "export --data DIR --out FILE | check --pubkey HEX --filter FILE", "write the signed edge filter for offline verifiers; check IDs against one", cmdEdge},
 		{"bench", benchArgs, "load a server and check its answers: throughput, latency percentiles, errors", cmdBench},
 		{"snapshot", "export --data DIR --out DIR", "write the signed snapshot and a manifest for a static host replicas can follow", cmdSnapshot},
 	}

@@ -1,0 +1,168 @@
+// Package verifier is what the WebAssembly edge verifiers share: reading
+// the pinned public key and writing an answer as one JSON line, without fmt
+// or encoding/json (they would take a tenth of the js/wasm size budget).
+//
+// # Usage
+//
+//	pub, err := verifier.ParsePublicKey(hex)
+//	f, err := engine.OpenEdge(file, engine.EdgeOpenOptions{PublicKey: pub})
+//	line := verifier.AppendAnswer(buf[:0], f, id, f.CheckBytes(id))
+//
+// # Concurrency
+//
+// The functions are pure; safe for concurrent use.
+package verifier
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/yrd-hcx/hcx/engine"
+)
+
+// ErrPublicKey: the pinned key is not 32 bytes of hex.
+var ErrPublicKey = errors.New("the publisher's public key must be 64 hex digits (hcx init prints it)")
+
+// ParsePublicKey reads the publisher's Ed25519 public key as `hcx init`
+// prints it (64 hex digits; surrounding space ignored).
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, ErrPublicKey
+	}
+	return ed25519.PublicKey(b), nil
+}
+
+// AppendAnswer appends the answer object for query (only its masked form is
+// written) without a newline:
+//
+//	{"id":"3101**********123X","status":"red","probable":true,"sources":[{"region":"sh","status":"red"}],"stale":[]}
+//	{"id":"1101**********0021","status":"invalid","probable":false,"error":"check digit"}
+//
+// status is green, yellow, red, invalid or stale; sources are the regions
+// whose filters hit; stale names the regions the answer cannot vouch for (not
+// covered by the filter, or with a list older than its maximum age).
+func AppendAnswer[T string | []byte](dst []byte, f *engine.EdgeFilter, query T, r engine.EdgeResult) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = engine.AppendMask(dst, query)
+	dst = append(dst, `","status":"`...)
+	dst = append(dst, r.Answer()...)
+	dst = append(dst, `","probable":`...)
+	if r.Probable() {
+		dst = append(dst, "true"...)
+	} else {
+		dst = append(dst, "false"...)
+	}
+	if r.Status == engine.Invalid && !r.Stale {
+		dst = append(dst, `,"error":"`...)
+		dst = append(dst, r.Err.Reason()...)
+		return append(dst, `"}`...)
+	}
+	regions := f.Regions()
+	dst = append(dst, `,"sources":[`...)
+	first := true
+	for i, reg := range regions {
+		c := "red"
+		switch bit := uint64(1) << uint(i); {
+		case r.Red&bit != 0:
+		case r.Yellow&bit != 0:
+			c = "yellow"
+		default:
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, `{"region":"`...)
+		dst = append(dst, reg.Name...) // a-z0-9 only
+		dst = append(dst, `","status":"`...)
+		dst = append(dst, c...)
+		dst = append(dst, `"}`...)
+	}
+	dst = append(dst, `],"stale":[`...)
+	first = true
+	for i, reg := range regions {
+		if r.NotCurrent&(1<<uint(i)) == 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
+		dst = append(dst, reg.Name...)
+		dst = append(dst, '"')
+	}
+	return append(dst, "]}"...)
+}
+
+// Stream reads IDs one a line from stdin until EOF (blank lines skipped)
+// and writes one answer a line (AppendAnswer) to stdout, in order. Output is
+// flushed whenever stdin has nothing more buffered, so it works
+// interactively; the clock is read then too (a clock read is a host call in
+// WebAssembly), not once per ID.
+func Stream(f *engine.EdgeFilter, stdin io.Reader, stdout io.Writer) error {
+	// A line longer than the buffer is answered as an invalid ID (length)
+	// without being held.
+	in := bufio.NewReaderSize(stdin, 64<<10)
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	buf := make([]byte, 0, 512)
+	var now time.Time
+	for {
+		if in.Buffered() == 0 {
+			// About to wait for input: show what is answered; read the
+			// clock afresh for what comes next.
+			if err := out.Flush(); err != nil {
+				return err
+			}
+			now = time.Time{}
+		}
+		line, err := in.ReadSlice('\n')
+		long := errors.Is(err, bufio.ErrBufferFull)
+		if long {
+			// Keep the start for the masked echo; skip the rest.
+			line = append(buf[:0:0], line[:min(len(line), 32)]...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = in.ReadSlice('\n')
+			}
+		}
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
+		line = trimLine(line)
+		if len(line) > 0 || long {
+			if now.IsZero() {
+				now = f.Calendar().Now()
+			}
+			r := f.CheckBytesAt(line, now)
+			if long {
+				r = engine.EdgeResult{Err: engine.ErrIDLength}
+			}
+			buf = AppendAnswer(buf[:0], f, line, r)
+			buf = append(buf, '\n')
+			if _, werr := out.Write(buf); werr != nil {
+				return werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return out.Flush()
+		}
+	}
+}
+
+// trimLine drops the line end and surrounding blanks.
+func trimLine(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
