@@ -181,7 +181,7 @@ func TestAuth(t *testing.T) {
 		{"PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("js"), 403}, {"PUT", "/v1/uploads/sh/2026-11-27", auth.Lookup, 403},
 		{"PUT", "/v1/uploads/sh/2026-11-27", "", 401},
 		{"GET", "/healthz", "", 200}, {"GET", "/readyz", "", 200}, {"GET", "/metrics", "", 200}, {"GET", "/", "", 200},
-		{"GET", "/v1/edge/filter", "", 404}, {"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
+		{"GET", "/v1/edge/filter", "", 200}, {"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
 		{"DELETE", "/v1/status", auth.Lookup, 405},
 	} {
 		r := e.do(t, c.method, c.path, c.role, nil)
