@@ -137,10 +137,10 @@ func freePort(t *testing.T) int {
 }
 
 // start runs hcx serve on data and waits until it is ready.
-func (e *serveEnv) start(data string) *hcxServer {
+func (e *serveEnv) start(data string, extra ...string) *hcxServer {
 	e.t.Helper()
 	for attempt := 1; ; attempt++ {
-		s := e.launch(data, freePort(e.t))
+		s := e.launch(data, freePort(e.t), extra...)
 		err := s.waitReady(20 * time.Second)
 		if err == nil {
 			return s
@@ -153,12 +153,12 @@ func (e *serveEnv) start(data string) *hcxServer {
 	}
 }
 
-func (e *serveEnv) launch(data string, port int) *hcxServer {
+func (e *serveEnv) launch(data string, port int, extra ...string) *hcxServer {
 	e.t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	s := &hcxServer{e: e, addr: addr, base: "http://" + addr, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	e.logs = append(e.logs, s.stderr)
-	s.cmd = exec.Command(hcxBin, "serve", "--data", data, "--listen", addr)
+	s.cmd = exec.Command(hcxBin, append([]string{"serve", "--data", data, "--listen", addr}, extra...)...)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		e.t.Fatal(err)
