@@ -291,12 +291,18 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx) {
 // closed.
 const drainLimit = 64 << 20
 
+// bodyStream is the request body as it arrives (the server streams
+// bodies), or the whole body for a request built in memory.
+func bodyStream(ctx *fasthttp.RequestCtx) io.Reader {
+	if r := ctx.RequestBodyStream(); r != nil {
+		return r
+	}
+	return bytes.NewReader(ctx.PostBody())
+}
+
 // readBody appends a request body of at most limit bytes to dst.
 func (s *Server) readBody(ctx *fasthttp.RequestCtx, dst []byte, limit int) ([]byte, error) {
-	body := ctx.RequestBodyStream()
-	if body == nil { // not streamed (a request built in memory)
-		body = bytes.NewReader(ctx.PostBody())
-	}
+	body := bodyStream(ctx)
 	tooLarge := func(msg string) ([]byte, error) {
 		io.Copy(io.Discard, io.LimitReader(body, drainLimit))
 		ctx.SetConnectionClose()
@@ -363,7 +369,7 @@ func (s *Server) uploadFile(ctx *fasthttp.RequestCtx, rest []byte) {
 	up := loader.Upload{
 		Name:   string(region) + "-" + day.String() + ".csv",
 		Region: string(region), Date: day,
-		Body: io.LimitReader(ctx.RequestBodyStream(), s.cfg.MaxUploadSize+1),
+		Body: io.LimitReader(bodyStream(ctx), s.cfg.MaxUploadSize+1),
 		Gzip: bytes.Equal(ctx.Request.Header.ContentEncoding(), contentGzip),
 	}
 	s.upload.Lock()
