@@ -543,7 +543,7 @@ func (r *run) sample(ctx context.Context, res *Result, done <-chan struct{}) {
 		if dt := now.Sub(lastT).Seconds(); dt > 0 && p.Elapsed > 0 {
 			p.RPS = float64(p.Requests-last.Requests) / dt
 			p.LPS = float64(p.Lookups-last.Lookups) / dt
-			res.Series = append(res.Series, Sample{T: p.Elapsed.Seconds(), RPS: p.RPS, LPS: p.LPS, Errors: p.Errors - last.Errors})
+			res.Series = append(res.Series, Sample{T: round(p.Elapsed.Seconds(), 3), RPS: round(p.RPS, 1), LPS: round(p.LPS, 1), Errors: p.Errors - last.Errors})
 		}
 		last, lastT = p, now
 		if r.cfg.Progress != nil {

@@ -747,12 +747,14 @@ func (c *comparison) redisBenchmark(ctx context.Context, port string, md mode, p
 	// A short run sizes the real one to the case duration (redis-benchmark
 	// counts requests, not time).
 	r, err := runOnce(md.redisCalibrate)
-	if err != nil || c.o.short {
+	if err != nil {
 		return r, err
 	}
-	n := max(int(r.rps*c.o.duration.Seconds()), md.redisCalibrate)
-	if r, err = runOnce(n); err != nil {
-		return r, err
+	if !c.o.short {
+		n := max(int(r.rps*c.o.duration.Seconds()), md.redisCalibrate)
+		if r, err = runOnce(n); err != nil {
+			return r, err
+		}
 	}
 	if md.redisPipe > 1 {
 		r.note = "latency of the whole pipeline"
