@@ -114,9 +114,6 @@ func (s *Snapshot) RegionIndex(name string) int {
 // Calendar returns the calendar that decides future birth dates.
 func (s *Snapshot) Calendar() *Calendar { return s.cal }
 
-// Key returns the pseudonym key the snapshot was opened with.
-func (s *Snapshot) Key() Key { return s.key }
-
 // Lookup answers for one ID string: merged status, since and sources, or
 // Invalid with the reason. It does not allocate.
 func (s *Snapshot) Lookup(id string) Result { return lookup(s, id) }
