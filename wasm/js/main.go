@@ -36,6 +36,15 @@ var (
 )
 
 func main() {
+	api := register()
+	if ready := js.Global().Get("__hcxReady"); ready.Type() == js.TypeFunction {
+		ready.Invoke(api)
+	}
+	select {} // serve calls until the page goes away
+}
+
+// register sets globalThis.hcx and returns it.
+func register() js.Value {
 	api := jsObject.New()
 	api.Set("load", fn(load))
 	api.Set("check", fn(check))
@@ -43,10 +52,7 @@ func main() {
 	api.Set("info", fn(info))
 	api.Set("formatVersion", engine.EdgeFormatVersion)
 	js.Global().Set("hcx", api)
-	if ready := js.Global().Get("__hcxReady"); ready.Type() == js.TypeFunction {
-		ready.Invoke(api)
-	}
-	select {} // serve calls until the page goes away
+	return api
 }
 
 // fn wraps a handler so that a panic becomes an Error value instead of
