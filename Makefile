@@ -63,7 +63,8 @@ fuzz:
 # hcx against bare fasthttp and net/http servers and Redis, same run, same
 # machine: rewrites the compare section of BENCHMARKS.md (about 7 minutes;
 # needs wrk, redis-server, redis-tools). `make test` runs its 2-second
-# short mode, which writes only a temporary file.
+# short mode, which writes only a temporary file. COMPARE_FLAGS=--head builds
+# from the commit HEAD instead of the working tree.
 .PHONY: compare
 compare:
-	bash bench/compare.sh
+	bash bench/compare.sh $(COMPARE_FLAGS)

@@ -56,6 +56,9 @@ type options struct {
 	out      string
 	keep     bool
 	pin      bool
+	rounds   int
+	head     bool
+	args     []string
 }
 
 func main() {
@@ -77,15 +80,21 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.seed, "seed", 31, "hcx gen seed")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "file whose compare section is written (not with --short)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, data, logs, raw outputs)")
+	fs.IntVar(&o.rounds, "rounds", 0, "split each case into this many rounds, interleaved across the servers so that load from other work hits all alike (default 2, 1 with --short)")
+	fs.BoolVar(&o.head, "head", false, "build hcx and the baselines from the commit HEAD (git archive), not from the working tree")
 	fs.BoolVar(&o.pin, "pin", true, "also measure with the server pinned to CPU 0 and the client to CPU 1 (needs taskset and 2 CPUs; not with --short)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	o.args = args
 	if o.duration == 0 {
 		o.duration = map[bool]time.Duration{false: 10 * time.Second, true: 2 * time.Second}[o.short]
 	}
 	if o.records == 0 {
 		o.records = map[bool]int{false: 1_000_000, true: 50_000}[o.short]
+	}
+	if o.rounds <= 0 {
+		o.rounds = map[bool]int{false: 2, true: 1}[o.short]
 	}
 	if o.short {
 		o.pin = false
@@ -111,23 +120,30 @@ func run(ctx context.Context, args []string) error {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	c := &comparison{o: o, tmp: tmp, started: time.Now()}
+	c := &comparison{o: o, tmp: tmp, started: time.Now(), redisN: map[string]int{}}
 	defer c.stopAll()
 	c.loadStart = loadavg()
 	if err := c.prepare(ctx); err != nil {
 		return err
 	}
+	var up []*running
 	for _, s := range c.servers() {
-		if err := c.measureServer(ctx, s); err != nil {
+		r, err := c.startServer(ctx, s)
+		if err != nil {
 			return err
 		}
+		up = append(up, r)
 	}
+	var redis *running
 	if withRedis {
-		if err := c.measureRedis(ctx); err != nil {
+		if redis, err = c.startRedis(ctx); err != nil {
 			return err
 		}
 	} else {
 		logf("redis-server or redis-benchmark not installed: Redis skipped (short mode)")
+	}
+	if err := c.measure(ctx, up, redis); err != nil {
+		return err
 	}
 	c.loadEnd = loadavg()
 	c.took = time.Since(c.started)
@@ -177,8 +193,10 @@ type comparison struct {
 	loadStart string
 	loadEnd   string
 	versions  map[string]string
+	commit    string
 
 	results []result
+	redisN  map[string]int // requests per redis-benchmark run, sized to a round
 	memory  []memRow
 }
 
@@ -256,8 +274,29 @@ func (c *comparison) servers() []server {
 // token, one generated day, ingested.
 func (c *comparison) prepare(ctx context.Context) error {
 	c.bin = filepath.Join(c.tmp, "bin")
-	logf("building hcx and the baselines")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", c.bin+"/", "./cmd/hcx", "./bench/baseline/fasthttpmap", "./bench/baseline/nethttpmap").CombinedOutput(); err != nil {
+	c.commit = "unknown (not a git checkout)"
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		c.commit = "`" + strings.TrimSpace(string(out)) + "`"
+		if c.o.head {
+			c.commit += " (exported with git archive)"
+		} else if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+			c.commit += ", with uncommitted changes in the working tree"
+		}
+	}
+	src := "."
+	if c.o.head {
+		src = filepath.Join(c.tmp, "src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
+		}
+		if out, err := exec.CommandContext(ctx, "sh", "-c", "git archive --format=tar HEAD | tar -x -C \""+src+"\"").CombinedOutput(); err != nil {
+			return fmt.Errorf("git archive HEAD: %v: %s", err, out)
+		}
+	}
+	logf("building hcx and the baselines from %s", c.commit)
+	build := exec.CommandContext(ctx, "go", "build", "-o", c.bin+"/", "./cmd/hcx", "./bench/baseline/fasthttpmap", "./bench/baseline/nethttpmap")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	hcx := filepath.Join(c.bin, "hcx")
@@ -458,59 +497,90 @@ func rss(pid int) int64 {
 	return 0
 }
 
-func (c *comparison) measureServer(ctx context.Context, s server) error {
-	// Memory: the same program empty, then loaded, each fresh and idle.
+// running is a server up for the measurements.
+type running struct {
+	name string
+	url  string // HTTP servers
+	port string // Redis
+	p    *proc
+}
+
+// startServer measures the server's memory (the same program empty, then
+// loaded, each fresh and idle) and leaves the loaded one running.
+func (c *comparison) startServer(ctx context.Context, s server) (*running, error) {
 	emptyPath := s.ready
 	if s.name == hcxName {
 		emptyPath = "/healthz" // without a snapshot hcx is alive but not ready
 	}
-	cmd, _, err := c.start(ctx, s.name+"-empty", s.empty, emptyPath)
+	p, _, err := c.start(ctx, s.name+"-empty", s.empty, emptyPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	time.Sleep(300 * time.Millisecond)
-	m := memRow{server: s.name, empty: rss(cmd.cmd.Process.Pid), how: "RSS, loaded minus empty"}
-	c.stop(cmd)
+	m := memRow{server: s.name, empty: rss(p.cmd.Process.Pid), how: "RSS, loaded minus empty"}
+	c.stop(p)
 
 	logf("%s: starting", s.name)
-	cmd, addr, err := c.start(ctx, s.name, s.loaded, s.ready)
+	p, addr, err := c.start(ctx, s.name, s.loaded, s.ready)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.stop(cmd)
 	time.Sleep(300 * time.Millisecond)
-	m.loaded = rss(cmd.cmd.Process.Pid)
+	m.loaded = rss(p.cmd.Process.Pid)
 	c.memory = append(c.memory, m)
+	return &running{name: s.name, url: "http://" + addr, p: p}, nil
+}
 
-	url := "http://" + addr
+// measure runs every case: per mode, rounds interleaved across the
+// servers (the same minutes of the machine for each), then the same pinned.
+func (c *comparison) measure(ctx context.Context, servers []*running, redis *running) error {
+	d := c.o.duration / time.Duration(c.o.rounds)
 	if !c.o.short { // connections, caches and the heap settle before the first figure
-		c.wrk(ctx, s.name, url, modes[0], false, 2*time.Second)
-	}
-	for _, md := range modes {
-		r, err := c.wrk(ctx, s.name, url, md, false, c.o.duration)
-		if err != nil {
-			return err
-		}
-		c.results = append(c.results, r)
-		if c.o.short && s.name != hcxName {
-			continue // hcx bench's own path is exercised against hcx; keep the smoke run short
-		}
-		r, err = c.hcxBench(ctx, s.name, url, md)
-		if err != nil {
-			return err
-		}
-		c.results = append(c.results, r)
-	}
-	if c.o.pin {
-		if err := pin(cmd.cmd.Process.Pid, "0"); err != nil {
-			return err
-		}
-		for _, md := range modes {
-			r, err := c.wrk(ctx, s.name, url, md, true, c.o.duration)
-			if err != nil {
+		for _, s := range servers {
+			if _, err := c.wrk(ctx, s.name, s.url, modes[0], false, 2*time.Second); err != nil {
 				return err
 			}
-			c.results = append(c.results, r)
+		}
+	}
+	for _, pinned := range []bool{false, true} {
+		if pinned {
+			if !c.o.pin {
+				break
+			}
+			all := append([]*running{}, servers...)
+			if redis != nil {
+				all = append(all, redis)
+			}
+			for _, s := range all {
+				if err := pin(s.p.cmd.Process.Pid, "0"); err != nil {
+					return err
+				}
+			}
+		}
+		for _, md := range modes {
+			for range c.o.rounds {
+				for _, s := range servers {
+					r, err := c.wrk(ctx, s.name, s.url, md, pinned, d)
+					if err != nil {
+						return err
+					}
+					c.results = append(c.results, r)
+					if pinned || c.o.short && s.name != hcxName {
+						continue // hcx bench's own path is exercised against hcx; keep the smoke run short
+					}
+					if r, err = c.hcxBench(ctx, s.name, s.url, md, d); err != nil {
+						return err
+					}
+					c.results = append(c.results, r)
+				}
+				if redis != nil {
+					r, err := c.redisBenchmark(ctx, redis.port, md, pinned, d)
+					if err != nil {
+						return err
+					}
+					c.results = append(c.results, r)
+				}
+			}
 		}
 	}
 	return nil
@@ -551,8 +621,8 @@ func (c *comparison) wrk(ctx context.Context, srv, url string, md mode, pinned b
 	if md.depth > 1 {
 		r.note = "latency of the whole pipeline"
 	}
-	logf("%-15s %-9s %-5s %s %10.0f req/s %12.0f lookups/s  p50 %.3f ms  p99 %.3f ms  errors %d",
-		srv, clientWrk, md.key, map[bool]string{true: "pinned", false: "      "}[pinned], r.rps, r.lps, r.p50, r.p99, r.errors)
+	logf("%-15s %-9s %-5s %-6s %4s %10.0f req/s %12.0f lookups/s  p50 %.3f ms  p99 %.3f ms  errors %d",
+		srv, clientWrk, md.key, map[bool]string{true: "pinned", false: ""}[pinned], d, r.rps, r.lps, r.p50, r.p99, r.errors)
 	return r, nil
 }
 
@@ -611,13 +681,13 @@ func wrkDuration(s string) (float64, error) {
 	return 0, fmt.Errorf("wrk duration %q", s)
 }
 
-func (c *comparison) hcxBench(ctx context.Context, srv, url string, md mode) (result, error) {
+func (c *comparison) hcxBench(ctx context.Context, srv, url string, md mode, d time.Duration) (result, error) {
 	warm := "1s"
 	if c.o.short {
 		warm = "0s"
 	}
 	args := []string{"bench", "--url", url, "--token", c.token, "--ids", c.wantFile, "--json",
-		"--duration", c.o.duration.String(), "--warmup", warm, "--connections", strconv.Itoa(md.conns),
+		"--duration", d.String(), "--warmup", warm, "--connections", strconv.Itoa(md.conns),
 		"--pipeline", strconv.Itoa(md.depth), "--batch", strconv.Itoa(md.batch)}
 	cmd := client(ctx, false, nil, filepath.Join(c.bin, "hcx"), args...)
 	var stderr bytes.Buffer
@@ -632,29 +702,28 @@ func (c *comparison) hcxBench(ctx context.Context, srv, url string, md mode) (re
 	if rep.WrongAnswers > 0 {
 		return r, fmt.Errorf("hcx bench against %s (%s): %d wrong answers, e.g. %v", srv, md.key, rep.WrongAnswers, rep.WrongExamples)
 	}
-	logf("%-15s %-9s %-5s        %10.0f req/s %12.0f lookups/s  p50 %.3f ms  p99 %.3f ms  errors %d",
-		srv, clientBench, md.key, r.rps, r.lps, r.p50, r.p99, r.errors)
+	logf("%-15s %-9s %-5s %-6s %4s %10.0f req/s %12.0f lookups/s  p50 %.3f ms  p99 %.3f ms  errors %d",
+		srv, clientBench, md.key, "", d, r.rps, r.lps, r.p50, r.p99, r.errors)
 	return r, nil
 }
 
-// measureRedis loads the day's listed IDs into one set with SADD and runs
-// redis-benchmark: SISMEMBER -P 1 and -P 16, SMISMEMBER of 1,000 IDs.
-func (c *comparison) measureRedis(ctx context.Context) error {
+// startRedis starts redis-server, loads the day's listed IDs into one set
+// with SADD and measures the memory that took.
+func (c *comparison) startRedis(ctx context.Context) (*running, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	log, err := os.Create(filepath.Join(c.tmp, "redis.log"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer log.Close()
 	p, err := c.spawn("redis-server", []string{"redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"}, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.stop(p)
 	pid := p.cmd.Process.Pid
 
 	var conn net.Conn
@@ -665,19 +734,19 @@ func (c *comparison) measureRedis(ctx context.Context) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("redis-server did not start: %v", err)
+		return nil, fmt.Errorf("redis-server did not start: %v", err)
 	}
 	defer conn.Close()
 	rc := &resp{w: bufio.NewWriter(conn), r: bufio.NewReader(conn)}
 	before, err := rc.usedMemory()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rssBefore := rss(pid)
 	logf("Redis: loading %d IDs", c.listed)
 	day, err := bench.LoadDay(c.gen)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	chunk := make([]string, 0, 1000)
 	flush := func() error {
@@ -691,41 +760,24 @@ func (c *comparison) measureRedis(ctx context.Context) error {
 	for _, id := range day.Listed() {
 		if chunk = append(chunk, id.String()); len(chunk) == cap(chunk) {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return err
+		return nil, err
 	}
 	after, err := rc.usedMemory()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c.memory = append(c.memory, memRow{server: redisName, empty: before, loaded: after, how: "INFO used_memory, loaded minus empty"})
 	logf("Redis: used_memory %d -> %d bytes (RSS %d -> %d)", before, after, rssBefore, rss(pid))
 
-	for _, pinned := range []bool{false, true} {
-		if pinned {
-			if !c.o.pin {
-				break
-			}
-			if err := pin(pid, "0"); err != nil {
-				return err
-			}
-		}
-		for _, md := range modes {
-			r, err := c.redisBenchmark(ctx, port, md, pinned)
-			if err != nil {
-				return err
-			}
-			c.results = append(c.results, r)
-		}
-	}
-	return nil
+	return &running{name: redisName, port: port, p: p}, nil
 }
 
-func (c *comparison) redisBenchmark(ctx context.Context, port string, md mode, pinned bool) (result, error) {
+func (c *comparison) redisBenchmark(ctx context.Context, port string, md mode, pinned bool, d time.Duration) (result, error) {
 	runOnce := func(n int) (result, error) {
 		args := append([]string{"-h", "127.0.0.1", "-p", port, "-n", strconv.Itoa(n), "-c", strconv.Itoa(md.conns),
 			"-P", strconv.Itoa(md.redisPipe), "--csv"}, md.redisArgs(c)...)
@@ -746,21 +798,25 @@ func (c *comparison) redisBenchmark(ctx context.Context, port string, md mode, p
 	}
 	// A short run sizes the real one to the case duration (redis-benchmark
 	// counts requests, not time).
-	r, err := runOnce(md.redisCalibrate)
-	if err != nil {
-		return r, err
-	}
-	if !c.o.short {
-		n := max(int(r.rps*c.o.duration.Seconds()), md.redisCalibrate)
-		if r, err = runOnce(n); err != nil {
+	key := fmt.Sprint(md.key, pinned)
+	n, ok := c.redisN[key]
+	if !ok {
+		r, err := runOnce(md.redisCalibrate)
+		if err != nil || c.o.short {
 			return r, err
 		}
+		n = max(int(r.rps*d.Seconds()), md.redisCalibrate)
+		c.redisN[key] = n
+	}
+	r, err := runOnce(n)
+	if err != nil {
+		return r, err
 	}
 	if md.redisPipe > 1 {
 		r.note = "latency of the whole pipeline"
 	}
-	logf("%-15s %-9s %-5s %s %10.0f req/s %12.0f lookups/s  p50 %.3f ms  p99 %.3f ms",
-		redisName, clientRedis, md.key, map[bool]string{true: "pinned", false: "      "}[pinned], r.rps, r.lps, r.p50, r.p99)
+	logf("%-15s %-9s %-5s %-6s %4s %10.0f req/s %12.0f lookups/s  p50 %.3f ms  p99 %.3f ms",
+		redisName, clientRedis, md.key, map[bool]string{true: "pinned", false: ""}[pinned], d, r.rps, r.lps, r.p50, r.p99)
 	return r, nil
 }
 

@@ -18,14 +18,31 @@ var targets = map[string]struct{ redis, fasthttp float64 }{
 	"batch": {1.3, 0.9},
 }
 
+// find aggregates a case's rounds: mean throughput, the worst p50 and
+// p99, all errors. nil when the case did not run.
 func (c *comparison) find(srv, client, mode string, pinned bool) *result {
-	for i := range c.results {
-		r := &c.results[i]
-		if r.server == srv && r.client == client && r.mode == mode && r.pinned == pinned {
-			return r
+	var agg *result
+	n := 0
+	for _, r := range c.results {
+		if r.server != srv || r.client != client || r.mode != mode || r.pinned != pinned {
+			continue
 		}
+		if agg == nil {
+			agg = new(result)
+			*agg = r
+		} else {
+			agg.rps += r.rps
+			agg.lps += r.lps
+			agg.p50, agg.p99 = max(agg.p50, r.p50), max(agg.p99, r.p99)
+			agg.errors += r.errors
+		}
+		n++
 	}
-	return nil
+	if agg != nil {
+		agg.rps /= float64(n)
+		agg.lps /= float64(n)
+	}
+	return agg
 }
 
 // markdown renders the compare section, markers included.
@@ -35,7 +52,11 @@ func (c *comparison) markdown() string {
 	p("%s\n## hcx against bare servers and Redis (`make compare`)\n\n", beginMarker)
 	p("Written by `bench/compare.sh` from one run on %s (took %s); never edited by hand. ",
 		c.started.UTC().Format("2006-01-02 15:04 MST"), c.took.Round(time.Second))
-	p("Reproduce it with `make compare` (that is `bash bench/compare.sh`) from a clone, with wrk, redis-server and redis-tools installed.\n\n")
+	cmd := "bash bench/compare.sh"
+	if len(c.o.args) > 0 {
+		cmd += " " + strings.Join(c.o.args, " ")
+	}
+	p("Reproduce it with `%s` (`make compare` runs `bash bench/compare.sh $(COMPARE_FLAGS)`) from a clone, with wrk, redis-server and redis-tools installed.\n\n", cmd)
 	p("- **Machine**: %d cores (`nproc`), %s (/proc/cpuinfo), Linux %s, %s/%s, %s, wrk %s, Redis %s.\n",
 		runtime.NumCPU(), cpuModel(), kernel(), runtime.GOOS, runtime.GOARCH, c.versions["go"], or(c.versions["wrk"], "?"), or(c.versions["redis"], "not installed"))
 	p("- **Load average** (1, 5, 15 min) %s at the start, %s at the end: other work shared the machine during the run, so read the ratios (same run, same conditions) rather than the absolute figures.\n", c.loadStart, c.loadEnd)
@@ -44,7 +65,9 @@ func (c *comparison) markdown() string {
 	p("- **Servers**: `hcx serve` on a real data dir (`hcx init`, a lookup token, `hcx ingest`): bearer auth, Prometheus metrics and the full JSON answer on. ")
 	p("`fasthttp + map` and `net/http + map` (bench/baseline) answer the same routes from a Go map with `{\"id\":masked,\"status\":colour}`: no auth, no metrics. ")
 	p("Redis %s: `redis-server --save '' --appendonly no`, the listed IDs in one set (SADD), measured by redis-benchmark.\n", or(c.versions["redis"], ""))
-	p("- **Clients**: wrk (`-t1`, Lua scripts in bench/compare/lua) and `hcx bench` (which also checks every answer's colour; it found no wrong answer in this run), %s per case. ", c.o.duration)
+	p("- **Build**: hcx and the baselines from commit %s.\n", c.commit)
+	p("- **Clients**: wrk (`-t1`, Lua scripts in bench/compare/lua) and `hcx bench` (which also checks every answer's colour; it found no wrong answer in this run), %s per case, run as %d rounds of %s interleaved across the servers so that load from other work hits them alike: throughput is the mean of the rounds, p50 and p99 the worst round's. ",
+		c.o.duration, c.o.rounds, c.o.duration/time.Duration(c.o.rounds))
 	p("Client and server share the %d cores unless pinned. wrk and redis-benchmark time a pipeline as a whole; hcx bench times each request in it.\n\n", runtime.NumCPU())
 
 	for _, md := range modes {
