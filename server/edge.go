@@ -139,6 +139,7 @@ func (s *Server) fetchEdge(slot *edgeSlot, snap *engine.Snapshot) {
 		pub.err = err
 		return
 	}
+	req.Close = true // one fetch a publication: no idle connection to keep the publisher's shutdown waiting
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		pub.err = err
