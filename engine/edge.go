@@ -354,8 +354,50 @@ func cmpHash(a, b [2]uint64) int {
 }
 
 func dedupeHashes(h [][2]uint64) [][2]uint64 {
-	slices.SortFunc(h, cmpHash)
-	return slices.Compact(h)
+	return slices.Compact(sortHashes(h))
+}
+
+// sortHashes sorts salted hashes (maybe into a new slice). They are uniform,
+// so, like sortRecords, one counting pass on the top bits leaves buckets of
+// about four that insertion sort finishes (BenchmarkEdgeBuild: about 3x
+// faster than slices.SortFunc at 250k, the sort being most of an ingest's
+// edge cost).
+func sortHashes(h [][2]uint64) [][2]uint64 {
+	if len(h) < 1<<12 {
+		slices.SortFunc(h, cmpHash)
+		return h
+	}
+	b := uint(8)
+	for b < 24 && 1<<(b+2) < len(h) {
+		b++
+	}
+	count := make([]uint32, 1<<b+1)
+	for _, x := range h {
+		count[x[0]>>(64-b)+1]++
+	}
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	out := make([][2]uint64, len(h))
+	next := slices.Clone(count)
+	for _, x := range h {
+		k := x[0] >> (64 - b)
+		out[next[k]] = x
+		next[k]++
+	}
+	for k := range len(count) - 1 {
+		bucket := out[count[k]:count[k+1]]
+		if len(bucket) > 32 { // not uniform after all
+			slices.SortFunc(bucket, cmpHash)
+			continue
+		}
+		for i := 1; i < len(bucket); i++ {
+			for j := i; j > 0 && cmpHash(bucket[j], bucket[j-1]) < 0; j-- {
+				bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
+			}
+		}
+	}
+	return out
 }
 
 // EdgeFilterOptions describe an assembled filter. The zero value has no

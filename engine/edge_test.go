@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -488,4 +489,27 @@ func FuzzOpenEdge(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSortHashes: the bucket sort agrees with slices.SortFunc, duplicates
+// and skewed input included.
+func TestSortHashes(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 100, 5000, 70000} {
+		h := make([][2]uint64, n)
+		for i := range h {
+			h[i] = [2]uint64{r.Uint64(), r.Uint64()}
+			if i%10 == 9 {
+				h[i] = h[i-1] // duplicates
+			}
+			if i%7 == 0 {
+				h[i][0] &= 0xff // a crowded bucket
+			}
+		}
+		want := slices.Clone(h)
+		slices.SortFunc(want, cmpHash)
+		if got := sortHashes(h); !slices.Equal(got, want) {
+			t.Fatalf("n=%d: not sorted like slices.SortFunc", n)
+		}
+	}
 }
