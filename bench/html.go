@@ -60,7 +60,7 @@ type chartOpts struct {
 
 // svgChart draws one line chart as an SVG element.
 func svgChart(pts []xy, o chartOpts) template.HTML {
-	const W, H, L, R, T, B = 720.0, 320.0, 80.0, 20.0, 36.0, 48.0
+	const W, H, L, R, T, B = 720.0, 320.0, 80.0, 40.0, 36.0, 48.0
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="%s">`, W, H, W, H, template.HTMLEscapeString(o.title))
 	fmt.Fprintf(&b, `<text x="%g" y="22" class="title">%s</text>`, L, template.HTMLEscapeString(o.title))

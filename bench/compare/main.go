@@ -45,7 +45,6 @@ var luaFiles embed.FS
 const (
 	beginMarker = "<!-- compare:begin -->"
 	endMarker   = "<!-- compare:end -->"
-	listDate    = "2026-11-26"
 )
 
 type options struct {
@@ -194,6 +193,7 @@ type comparison struct {
 	loadEnd   string
 	versions  map[string]string
 	commit    string
+	listDate  string
 
 	results []result
 	redisN  map[string]int // requests per redis-benchmark run, sized to a round
@@ -315,7 +315,10 @@ func (c *comparison) prepare(ctx context.Context) error {
 		return err
 	}
 	logf("generating %d records and ingesting them", c.o.records)
-	if _, err := output(ctx, hcx, "gen", "--out", c.gen, "--date", listDate, "--records", strconv.Itoa(c.o.records), "--seed", strconv.Itoa(c.o.seed)); err != nil {
+	// Today's list in China Standard Time: a fresh day, no region stale, as
+	// in service.
+	c.listDate = time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02")
+	if _, err := output(ctx, hcx, "gen", "--out", c.gen, "--date", c.listDate, "--records", strconv.Itoa(c.o.records), "--seed", strconv.Itoa(c.o.seed)); err != nil {
 		return err
 	}
 	files, _ := filepath.Glob(filepath.Join(c.gen, "*.csv.gz"))

@@ -60,8 +60,8 @@ func (c *comparison) markdown() string {
 	p("- **Machine**: %d cores (`nproc`), %s (/proc/cpuinfo), Linux %s, %s/%s, %s, wrk %s, Redis %s.\n",
 		runtime.NumCPU(), cpuModel(), kernel(), runtime.GOOS, runtime.GOARCH, c.versions["go"], or(c.versions["wrk"], "?"), or(c.versions["redis"], "not installed"))
 	p("- **Load average** (1, 5, 15 min) %s at the start, %s at the end: other work shared the machine during the run, so read the ratios (same run, same conditions) rather than the absolute figures.\n", c.loadStart, c.loadEnd)
-	p("- **Data**: one day of %s records from `hcx gen --seed %d` (four regions), %s distinct listed IDs. Every client asks the same 10,000 IDs: 1%% listed, 99%% valid IDs listed nowhere (green), as a gate mostly sees.\n",
-		thousands(float64(c.o.records)), c.o.seed, thousands(float64(c.listed)))
+	p("- **Data**: one day of %s records from `hcx gen --seed %d --date %s` (four regions; today's list, so no region is stale), %s distinct listed IDs. Every client asks the same 10,000 IDs: 1%% listed, 99%% valid IDs listed nowhere (green), as a gate mostly sees.\n",
+		thousands(float64(c.o.records)), c.o.seed, c.listDate, thousands(float64(c.listed)))
 	p("- **Servers**: `hcx serve` on a real data dir (`hcx init`, a lookup token, `hcx ingest`): bearer auth, Prometheus metrics and the full JSON answer on. ")
 	p("`fasthttp + map` and `net/http + map` (bench/baseline) answer the same routes from a Go map with `{\"id\":masked,\"status\":colour}`: no auth, no metrics. ")
 	p("Redis %s: `redis-server --save '' --appendonly no`, the listed IDs in one set (SADD), measured by redis-benchmark.\n", or(c.versions["redis"], ""))
