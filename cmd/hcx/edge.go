@@ -85,7 +85,7 @@ func cmdEdgeExport(_ context.Context, e *env, args []string) error {
 		}
 	}
 	info := ex.Filter.Info()
-	e.log.Info("edge filter written", "out", *out, "version", info.Version, "bytes", len(ex.File), "records", info.Records,
+	e.log.Info("edge filter written", "out", strings.TrimSpace(*out+" "+*web), "version", info.Version, "bytes", len(ex.File), "records", info.Records,
 		"fpr", info.FPR, "stale_at", info.StaleAt.Format(time.RFC3339))
 	return nil
 }
