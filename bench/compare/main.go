@@ -208,6 +208,7 @@ type result struct {
 	p50, p99             float64 // ms
 	errors               uint64
 	note                 string
+	cpu                  float64 // server CPU time per lookup, µs (0: unknown)
 }
 
 type memRow struct {
@@ -485,6 +486,23 @@ func (c *comparison) stopAll() {
 	}
 }
 
+// cpuTime is the user+system CPU time a process has used, from
+// /proc/PID/stat (clock ticks of 1/100 s on Linux).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // after the command name
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
 // rss is a process's resident set in bytes.
 func rss(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -563,30 +581,44 @@ func (c *comparison) measure(ctx context.Context, servers []*running, redis *run
 		for _, md := range modes {
 			for range c.o.rounds {
 				for _, s := range servers {
+					cpu0 := cpuTime(s.p.cmd.Process.Pid)
 					r, err := c.wrk(ctx, s.name, s.url, md, pinned, d)
 					if err != nil {
 						return err
 					}
-					c.results = append(c.results, r)
+					c.add(r, s, cpu0, d)
 					if pinned || c.o.short && s.name != hcxName {
 						continue // hcx bench's own path is exercised against hcx; keep the smoke run short
 					}
+					cpu0 = cpuTime(s.p.cmd.Process.Pid)
 					if r, err = c.hcxBench(ctx, s.name, s.url, md, d); err != nil {
 						return err
 					}
-					c.results = append(c.results, r)
+					c.add(r, s, cpu0, d)
 				}
 				if redis != nil {
+					cpu0 := cpuTime(redis.p.cmd.Process.Pid)
+					start := time.Now()
 					r, err := c.redisBenchmark(ctx, redis.port, md, pinned, d)
 					if err != nil {
 						return err
 					}
-					c.results = append(c.results, r)
+					c.add(r, redis, cpu0, time.Since(start))
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// add records r with the server CPU time it cost per lookup: the
+// server's CPU time over the run (d long) divided by the lookups answered.
+// Unlike throughput, this hardly depends on what else the machine runs.
+func (c *comparison) add(r result, s *running, cpu0, d time.Duration) {
+	if n := r.lps * d.Seconds(); n > 0 {
+		r.cpu = float64(cpuTime(s.p.cmd.Process.Pid)-cpu0) / float64(time.Microsecond) / n
+	}
+	c.results = append(c.results, r)
 }
 
 // pin sets the CPU affinity of every thread of pid (new threads inherit it).

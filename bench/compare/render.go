@@ -35,12 +35,14 @@ func (c *comparison) find(srv, client, mode string, pinned bool) *result {
 			agg.lps += r.lps
 			agg.p50, agg.p99 = max(agg.p50, r.p50), max(agg.p99, r.p99)
 			agg.errors += r.errors
+			agg.cpu += r.cpu
 		}
 		n++
 	}
 	if agg != nil {
 		agg.rps /= float64(n)
 		agg.lps /= float64(n)
+		agg.cpu /= float64(n)
 	}
 	return agg
 }
@@ -68,12 +70,13 @@ func (c *comparison) markdown() string {
 	p("- **Build**: hcx and the baselines from commit %s.\n", c.commit)
 	p("- **Clients**: wrk (`-t1`, Lua scripts in bench/compare/lua) and `hcx bench` (which also checks every answer's colour; it found no wrong answer in this run), %s per case, run as %d rounds of %s interleaved across the servers so that load from other work hits them alike: throughput is the mean of the rounds, p50 and p99 the worst round's. ",
 		c.o.duration, c.o.rounds, c.o.duration/time.Duration(c.o.rounds))
-	p("Client and server share the %d cores unless pinned. wrk and redis-benchmark time a pipeline as a whole; hcx bench times each request in it.\n\n", runtime.NumCPU())
+	p("Client and server share the %d cores unless pinned. wrk and redis-benchmark time a pipeline as a whole; hcx bench times each request in it. ", runtime.NumCPU())
+	p("*Server CPU µs/lookup* is the server process's CPU time during the case (/proc/PID/stat) divided by the lookups it answered: the cost of a lookup, which depends far less than throughput on what else the machine runs.\n\n")
 
 	for _, md := range modes {
 		p("### %s\n\n", md.title)
-		p("| server | client | requests/s | lookups/s | p50 ms | p99 ms | errors | hcx / this |\n")
-		p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		p("| server | client | requests/s | lookups/s | p50 ms | p99 ms | errors | server CPU µs/lookup | hcx / this |\n")
+		p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		hcxWrk := c.find(hcxName, clientWrk, md.key, false)
 		for _, srv := range []string{hcxName, fasthttpName, nethttpName, redisName} {
 			for _, cl := range []string{clientWrk, clientBench, clientRedis} {
@@ -89,7 +92,7 @@ func (c *comparison) markdown() string {
 				if ref != nil && r.server != hcxName {
 					ratio = fmt.Sprintf("%.2f", ref.lps/r.lps)
 				}
-				p("| %s | %s | %s | %s | %s | %s | %d | %s |\n", srv, cl, thousands(r.rps), thousands(r.lps), ms(r.p50), ms(r.p99), r.errors, ratio)
+				p("| %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", srv, cl, thousands(r.rps), thousands(r.lps), ms(r.p50), ms(r.p99), r.errors, cpuUS(r.cpu), ratio)
 			}
 		}
 		t := targets[md.key]
@@ -125,6 +128,16 @@ func (c *comparison) markdown() string {
 	p("\nThe Go servers' RSS is measured fresh and idle after loading; hcx's includes the signed snapshot file it keeps for replicas, the baselines return their parsing garbage to the OS first.\n")
 	p("%s\n", endMarker)
 	return b.String()
+}
+
+func cpuUS(v float64) string {
+	switch {
+	case v <= 0:
+		return "—"
+	case v < 1:
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
 }
 
 func verdict(name string, ratio, target float64) string {
