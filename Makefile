@@ -47,9 +47,11 @@ demo:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# Hot-path benchmarks; HCX_BENCH_LARGE=1 adds n=1e7. Compare with benchstat.
+# Hot-path benchmarks (engine lookups and build/open, ingest, handlers);
+# HCX_BENCH_LARGE=1 adds n=1e7 and 10M rows. Compare with benchstat;
+# BENCHMARKS.md has the interleaved runs its figures come from.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./engine/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./engine/... ./loader/... ./server/...
 
 # A short run of every fuzz target (the seed corpora run in `make test`).
 FUZZTIME ?= 20s
