@@ -138,9 +138,19 @@ func TestAPI(t *testing.T) {
 			t.Errorf("%s: sources %v stale %v", c.id, src, stale)
 		}
 	}
-	many := api.Call("checkMany", js.ValueOf([]any{ids[0], 42, ids[1999]}))
-	if many.Length() != 3 || many.Index(0).Get("status").String() != "red" || !isError(many.Index(1)) || many.Index(2).Get("status").String() != "green" {
-		t.Fatalf("checkMany %v", js.Global().Get("JSON").Call("stringify", many))
+	many := api.Call("checkMany", js.ValueOf([]any{ids[0], 42, ids[1999], map[string]any{"a": []any{1, ",]\"["}}, " " + ids[1] + "\t", nil, `"quoted"`, "12,3"}))
+	want := []string{"red", "", "green", "", "yellow", "", "invalid", "invalid"}
+	if many.Length() != len(want) {
+		t.Fatalf("checkMany: %d results", many.Length())
+	}
+	for i, w := range want {
+		got := many.Index(i)
+		if w == "" && !isError(got) || w != "" && (isError(got) || got.Get("status").String() != w) {
+			t.Errorf("checkMany item %d: %v, want %q", i, js.Global().Get("JSON").Call("stringify", got), w)
+		}
+	}
+	if v := api.Call("checkMany", js.ValueOf([]any{})); v.Length() != 0 {
+		t.Fatal("empty checkMany")
 	}
 	for name, v := range map[string]js.Value{
 		"check(42)":      api.Call("check", 42),
