@@ -147,9 +147,12 @@ func (b *edgeBloom) add(h1, h2 uint64) {
 }
 
 func (b *edgeBloom) test(h1, h2 uint64) bool {
-	for range b.k {
-		pos := (h1 >> 32) * b.m >> 32
-		if b.words[pos>>6]&(1<<(pos&63)) == 0 {
+	// Fields in locals: Go does not hoist loop-invariant loads, and in
+	// WebAssembly every load is a bounds-checked memory access.
+	words, m, k := b.words, b.m, b.k
+	for range k {
+		pos := (h1 >> 32) * m >> 32
+		if words[pos>>6]&(1<<(pos&63)) == 0 {
 			return false
 		}
 		h1 += h2
