@@ -33,7 +33,7 @@ import (
 //	trailer = SHA-256 over everything before it (32) | Ed25519 signature (64)
 const (
 	edgeMagic         = "HCXEDGE\x00"
-	EdgeFormatVersion = 1
+	EdgeFormatVersion = 2 // 1: development builds (other probes); refused
 	edgeHeaderSize    = 64
 	edgeEntrySize     = 56
 	edgeBlockHead     = 24 // salt, rate
@@ -738,7 +738,7 @@ func edgeEnvelope(b []byte) error {
 	}
 	le := binary.LittleEndian
 	if v := le.Uint16(b[8:]); v != EdgeFormatVersion {
-		return edgeErr(ErrEdgeVersion, 8, "version "+strconv.Itoa(int(v))+", this build reads 1")
+		return edgeErr(ErrEdgeVersion, 8, "version "+strconv.Itoa(int(v))+", this build reads "+strconv.Itoa(EdgeFormatVersion))
 	}
 	if size := le.Uint64(b[16:]); size != uint64(len(b)) {
 		err := ErrEdgeTruncated
