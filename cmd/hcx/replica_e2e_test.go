@@ -55,7 +55,7 @@ func TestReplicas(t *testing.T) {
 	trB, filesB := e.gen(dayB, 4000, 72)
 	newDay := trA.with(trB["sh"])
 	bodyB, _ := os.ReadFile(filesB["sh"]) // before C's files take the same names
-	trC, filesC := e.gen(dayB, 4000, 73) // later, a correction of today's sh list
+	trC, filesC := e.gen(dayB, 4000, 73)  // later, a correction of today's sh list
 	dayC := trA.with(trC["sh"])
 	probe := append(sample(trA["sh"], trA, "", 30), sample(trB["sh"], newDay, "", 30)...)
 	var stop atomic.Bool
