@@ -407,6 +407,35 @@ type EdgeFilter struct {
 
 	staleAt       int64   // Unix ns after which the whole filter is stale
 	regionStaleAt []int64 // per region: after this its list is not current
+	// hot is what a check reads, per region, in one flat array: in
+	// WebAssembly every load is a bounds-checked memory access, so no
+	// pointer chasing (BenchmarkEdgeCheck under wazero).
+	hot []edgeHot
+}
+
+type edgeHot struct {
+	k0, k1      uint64
+	red, yellow edgeProbe
+	staleAt     int64
+	covered     bool
+}
+
+// edgeProbe is the part of an edgeBloom a probe reads.
+type edgeProbe struct {
+	words []uint64
+	m, k  uint64
+}
+
+func (b *edgeProbe) test(h1, h2 uint64) bool {
+	words, m, k := b.words, b.m, b.k
+	for range k {
+		pos := (h1 >> 32) * m >> 32
+		if words[pos>>6]&(1<<(pos&63)) == 0 {
+			return false
+		}
+		h1 += h2
+	}
+	return true
 }
 
 // NewEdgeFilter assembles regions (covered parts and UncoveredRegion
@@ -451,12 +480,16 @@ func (f *EdgeFilter) prepare(cal *Calendar) {
 	f.cal = cal
 	f.staleAt = f.built.Add(f.maxAge).UnixNano()
 	f.regionStaleAt = make([]int64, len(f.regions))
+	f.hot = make([]edgeHot, len(f.regions))
 	for i, r := range f.regions {
 		if r.ListDate == NoDay || !r.Covered {
 			f.regionStaleAt[i] = math.MinInt64
-			continue
+		} else {
+			f.regionStaleAt[i] = r.ListDate.Time(loc).Add(f.maxAge).UnixNano()
 		}
-		f.regionStaleAt[i] = r.ListDate.Time(loc).Add(f.maxAge).UnixNano()
+		f.hot[i] = edgeHot{k0: r.k0, k1: r.k1, staleAt: f.regionStaleAt[i], covered: r.Covered,
+			red:    edgeProbe{r.red.words, r.red.m, r.red.k},
+			yellow: edgeProbe{r.yellow.words, r.yellow.m, r.yellow.k}}
 	}
 }
 
@@ -517,12 +550,14 @@ func edgeCheck[T string | []byte](f *EdgeFilter, id T, now int64) EdgeResult {
 	}
 	r := EdgeResult{Status: Green}
 	m0, m1, last := load64(s[0:8]), load64(s[8:16]), s[16]
-	for i, reg := range f.regions {
+	hot := f.hot
+	for i := range hot {
+		reg := &hot[i]
 		bit := uint64(1) << uint(i)
-		if now > f.regionStaleAt[i] {
+		if now > reg.staleAt {
 			r.NotCurrent |= bit
 		}
-		if !reg.Covered {
+		if !reg.covered {
 			continue
 		}
 		h1 := sip17(reg.k0, reg.k1, m0, m1, last)
