@@ -420,7 +420,7 @@ func TestEdgeBuildErrors(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		fpr  float64
-	}{{"SH", 1e-4}, {"sh", 0}, {"sh", 0.6}, {"sh", math.NaN()}, {"sh", 1e-12}} {
+	}{{"SH", 1e-4}, {"sh", 0}, {"sh", 0.6}, {"sh", math.NaN()}, {"sh", 1e-13}} {
 		if _, err := NewEdgeRegionBuilder(c.name, edgeDay, salt, c.fpr); !errors.Is(err, ErrEdgeBuild) {
 			t.Errorf("%q %g: %v", c.name, c.fpr, err)
 		}
