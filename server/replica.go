@@ -47,7 +47,10 @@ func snapshotURL(base string) string {
 // follow polls the publisher until the server stops.
 func (s *Server) follow() {
 	defer s.wg.Done()
-	client := &http.Client{Timeout: 5 * time.Minute}
+	// No keep-alive: a poll every few seconds gains nothing from it, and an
+	// idle connection held open by each replica makes the publisher's
+	// graceful shutdown wait for it.
+	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
 	for {
 		wait := s.cfg.ReplicaPoll
 		if err := s.syncOnce(client); err != nil {
