@@ -149,17 +149,8 @@ func (b *edgeBloom) add(h1, h2 uint64) {
 }
 
 func (b *edgeBloom) test(h1, h2 uint64) bool {
-	// Fields in locals: Go does not hoist loop-invariant loads, and in
-	// WebAssembly every load is a bounds-checked memory access.
-	words, m, k := b.words, b.m, b.k
-	for range k {
-		pos := (h1 >> 32) * m >> 32
-		if words[pos>>6]&(1<<(pos&63)) == 0 {
-			return false
-		}
-		h1 += h2
-	}
-	return true
+	p := edgeProbe{b.words, b.m, b.k}
+	return p.test(h1, h2)
 }
 
 // estimatedFPR is the classic estimate (1 - e^(-kn/m))^k.
@@ -429,6 +420,8 @@ type edgeProbe struct {
 }
 
 func (b *edgeProbe) test(h1, h2 uint64) bool {
+	// Fields in locals: Go does not hoist loop-invariant loads, and in
+	// WebAssembly every load is a bounds-checked memory access.
 	words, m, k := b.words, b.m, b.k
 	for range k {
 		pos := (h1 >> 32) * m >> 32

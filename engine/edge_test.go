@@ -105,20 +105,7 @@ func goldenEdge(t testing.TB) []byte {
 // and every verifier build must agree (go test ./engine -run EdgeGolden
 // -update rewrites it, only for a deliberate format change).
 func TestEdgeGolden(t *testing.T) {
-	got := goldenEdge(t)
-	path := filepath.Join("testdata", "edge-golden.bin")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("encoding changed: %d bytes, golden %d (rerun with -update only for a deliberate format change)", len(got), len(want))
-	}
+	want := checkGolden(t, "edge-golden.bin", goldenEdge(t))
 	f := openEdge(t, want)
 	for _, c := range []struct {
 		id         string

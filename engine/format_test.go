@@ -40,19 +40,7 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "golden.snap")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("encoding changed: %d bytes, golden %d (rerun with -update only for a deliberate format change)", len(got), len(want))
-	}
+	want := checkGolden(t, "golden.snap", got)
 	s, err := OpenBytes(want, OpenOptions{Key: refKey, Calendar: testCal})
 	if err != nil {
 		t.Fatal(err)
@@ -157,3 +145,24 @@ func TestBadData(t *testing.T) {
 func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
 func le64(b []byte) uint64     { return binary.LittleEndian.Uint64(b) }
 func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
+
+// checkGolden compares an encoding with testdata/name (rewriting it first
+// under -update, only for a deliberate format change) and returns the
+// golden bytes.
+func checkGolden(t *testing.T, name string, got []byte) []byte {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("encoding changed: %d bytes, golden %d (rerun with -update only for a deliberate format change)", len(got), len(want))
+	}
+	return want
+}
