@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -24,6 +23,7 @@ import (
 type Record struct {
 	P     engine.Pseudonym
 	Color engine.Status // engine.Red or engine.Yellow
+	seen  uint8         // the colours rows gave while merging (people.go); 0 once returned
 	Since engine.Day    // engine.NoDay if unknown
 }
 
@@ -60,12 +60,14 @@ type ParseOptions struct {
 	// at the end) with the bytes consumed from the input so far: compressed
 	// bytes when Gzip is set, so a caller can compare it with the file's size.
 	Progress func(bytesRead int64)
-	// OnValid, if set, sees each valid row's ID (trimmed, not yet
-	// pseudonymised; the slice is valid only during the call and must not
-	// be kept or logged) and colour, before duplicates merge. It is how the
-	// edge filter, keyed by a public salt rather than the secret key, is
-	// built while the raw IDs are at hand. Rows of a file that is then
-	// rejected have been seen too: discard what was built.
+	// OnValid, if set, sees the ID (trimmed, not yet pseudonymised; the
+	// slice is valid only during the call and must not be kept or logged)
+	// and colour of the first valid row of each person in each colour: a
+	// person listed red and yellow is seen twice, a repeated row once. It is
+	// how the edge filter, keyed by a public salt rather than the secret
+	// key, is built while the raw IDs are at hand, at a cost bounded by the
+	// people in the file. Rows of a file that is then rejected have been
+	// seen too: discard what was built.
 	OnValid func(id []byte, color engine.Status)
 }
 
@@ -95,9 +97,11 @@ type ParseOptions struct {
 // input: a bad value is quoted only when it cannot be one (a colour without
 // digits, a since of at most 8 digits, a column name without digits).
 //
-// Parse is safe for concurrent use on different readers. Memory is the
-// records (16 bytes each, in a slice grown by append) plus fixed buffers of
-// about 200 KiB; rows do not allocate.
+// Parse is safe for concurrent use on different readers. Rows are merged
+// by person as they arrive, so memory follows the distinct people, not the
+// rows: at most 64 bytes a person while the table of people doubles, 16 a
+// person in the records returned, plus fixed buffers of about 200 KiB (and
+// the gzip reader's); rows do not allocate (docs/daily-files.md, "Memory").
 func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
 	start := time.Now()
 	p := &parser{opts: opts, rep: &Report{}, sinceCol: -1}
@@ -122,18 +126,22 @@ func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
 	if opts.Progress != nil {
 		opts.Progress(in.n)
 	}
-	p.merge()
 	rep := p.rep
 	if cause == nil && rep.Invalid > p.opts.MaxInvalid {
 		cause, reason = ErrInvalidRows, p.invalidReason()
 	}
+	onValid := opts.OnValid
+	if cause != nil {
+		onValid = nil // rejected: nobody needs the rest
+	}
+	recs := p.people.records(rep, onValid)
 	rep.Seconds = time.Since(start).Seconds()
 	if cause != nil {
 		rep.Accepted, rep.Reason = false, reason
 		return nil, rep, &RejectError{Report: rep, cause: cause}
 	}
 	rep.Accepted = true
-	return p.merged, rep, nil
+	return recs, rep, nil
 }
 
 const (
@@ -146,8 +154,7 @@ type parser struct {
 	opts   ParseOptions
 	date   engine.Day
 	rep    *Report
-	recs   records  // the valid rows, until merge
-	merged []Record // after merge
+	people people // the valid rows, merged by person as they arrive
 
 	haveHeader                bool
 	ncols                     int
@@ -404,10 +411,7 @@ func (p *parser) row(line []byte, sc *lineScan) {
 			}
 		}
 	}
-	p.recs.add(Record{P: ps, Color: color, Since: since})
-	if p.opts.OnValid != nil {
-		p.opts.OnValid(id, color)
-	}
+	p.people.add(ps, color, since, id, p.opts.OnValid)
 }
 
 func (p *parser) parseSince(s []byte) (engine.Day, fault) {
@@ -517,175 +521,6 @@ func (p *parser) invalidReason() string {
 	}
 	return s
 }
-
-// merge sorts the records by pseudonym and folds each person's rows into
-// one: red beats yellow, the earliest known since at the kept colour wins.
-// Sorting instead of a map keeps memory at the records themselves.
-func (p *parser) merge() {
-	recs := p.recs.sorted()
-	p.recs = records{}
-	rep := p.rep
-	out := recs[:0]
-	for i := 0; i < len(recs); {
-		j, red, yellow := i, 0, 0
-		for ; j < len(recs) && recs[j].P == recs[i].P; j++ {
-			if recs[j].Color == engine.Red {
-				red++
-			} else {
-				yellow++
-			}
-		}
-		rep.Duplicates += max(red-1, 0) + max(yellow-1, 0)
-		if red > 0 {
-			rep.Red++
-			if yellow > 0 {
-				rep.Conflicts++
-			}
-		} else {
-			rep.Yellow++
-		}
-		out = append(out, recs[i]) // sorted first: red, then earliest known since
-		i = j
-	}
-	p.merged = out
-	rep.Records = len(out)
-}
-
-// records collects the rows' records in chunks, and a histogram of their
-// pseudonyms' top bytes, so that the first pass of the radix sort is also
-// the one copy into the final slice (BenchmarkParse: growing one slice by
-// append copied every record about four times and was a tenth of the time).
-type records struct {
-	chunks [][]Record
-	cur    []Record
-	n      int
-	hist   [256]int
-}
-
-const maxChunk = 1 << 16 // records (1 MiB)
-
-func (rs *records) add(r Record) {
-	if len(rs.cur) == cap(rs.cur) {
-		if rs.cur != nil {
-			rs.chunks = append(rs.chunks, rs.cur)
-		}
-		rs.cur = make([]Record, 0, min(max(2*cap(rs.cur), 256), maxChunk))
-	}
-	rs.cur = append(rs.cur, r)
-	rs.hist[byte(r.P>>56)]++
-	rs.n++
-}
-
-// sorted returns all the records in one slice, sorted as sortRecords does.
-func (rs *records) sorted() []Record {
-	if rs.n == 0 {
-		return nil
-	}
-	out := make([]Record, rs.n)
-	var next [256]int
-	sum := 0
-	for b, c := range rs.hist {
-		next[b] = sum
-		sum += c
-	}
-	for _, chunk := range append(rs.chunks, rs.cur) {
-		for _, r := range chunk {
-			b := byte(r.P >> 56)
-			out[next[b]] = r
-			next[b]++
-		}
-	}
-	lo := 0
-	for b := range 256 {
-		if hi := next[b]; hi-lo > 1 {
-			radixSort(out[lo:hi], 48)
-		}
-		lo = next[b]
-	}
-	return out
-}
-
-// sortRecords orders by pseudonym, then red before yellow, then known since
-// dates earliest first, unknown last. An in-place MSD radix sort on the
-// pseudonym's bytes (uniform, so two levels split a million records into
-// runs of about 16), finished by insertion sort: BenchmarkSortRecords, about
-// 4x faster than slices.SortFunc and no extra memory.
-func sortRecords(recs []Record) { radixSort(recs, 56) }
-
-func radixSort(a []Record, shift uint) {
-	if len(a) <= 32 {
-		insertionSort(a)
-		return
-	}
-	var count [256]int
-	for i := range a {
-		count[byte(a[i].P>>shift)]++
-	}
-	var next, end [256]int
-	sum := 0
-	for b := range 256 {
-		next[b] = sum
-		sum += count[b]
-		end[b] = sum
-	}
-	// American flag sort: cycle each record into its bucket.
-	for b := range 256 {
-		for next[b] < end[b] {
-			r := a[next[b]]
-			for d := int(byte(r.P >> shift)); d != b; d = int(byte(r.P >> shift)) {
-				a[next[d]], r = r, a[next[d]]
-				next[d]++
-			}
-			a[next[b]] = r
-			next[b]++
-		}
-	}
-	lo := 0
-	for b := range 256 {
-		hi := end[b]
-		switch {
-		case hi-lo < 2:
-		case shift == 0: // one pseudonym: order by colour and since
-			slices.SortFunc(a[lo:hi], compareRecords)
-		default:
-			radixSort(a[lo:hi], shift-8)
-		}
-		lo = hi
-	}
-}
-
-func insertionSort(a []Record) {
-	for i := 1; i < len(a); i++ {
-		r, j := a[i], i
-		for ; j > 0 && (r.P < a[j-1].P || r.P == a[j-1].P && compareRecords(r, a[j-1]) < 0); j-- {
-			a[j] = a[j-1]
-		}
-		a[j] = r
-	}
-}
-
-func compareRecords(a, b Record) int {
-	switch {
-	case a.P != b.P:
-		if a.P < b.P {
-			return -1
-		}
-		return 1
-	case a.Color != b.Color:
-		return int(b.Color) - int(a.Color)
-	}
-	ka, kb := sinceKey(a.Since), sinceKey(b.Since)
-	switch {
-	case ka < kb:
-		return -1
-	case ka > kb:
-		return 1
-	}
-	return 0
-}
-
-// sinceKey orders days with NoDay (the smallest int32) last.
-func sinceKey(d engine.Day) uint32 { return uint32(d) + 0x7FFFFFFF } // NoDay (0x80000000) -> max
 
 // Quoting faults of a line.
 type quoteFault uint8
