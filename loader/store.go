@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/yrd-hcx/hcx/engine"
@@ -37,9 +39,10 @@ var ErrNoSnapshot = errors.New("no snapshot yet: ingest a daily file first")
 // ErrReadOnly: the data directory has no signing key (a replica's).
 var ErrReadOnly = errors.New("this data directory holds no signing key (a replica's): it cannot ingest")
 
-// Store is an open data directory. Its fields are read-only after Open; it
-// is safe for concurrent use, and Ingest serialises writers (also across
-// processes) with a lock file. A Store with an empty Dir holds nothing: a
+// Store is an open data directory. Its exported fields are read-only after
+// Open; it is safe for concurrent use (do not copy it once used). Ingest
+// serialises the uploads of each region, and commits (also across
+// processes) under a lock file. A Store with an empty Dir holds nothing: a
 // dry-run Ingest on it checks files alone.
 type Store struct {
 	Dir      string
@@ -48,6 +51,14 @@ type Store struct {
 	Public   ed25519.PublicKey
 	Regions  []string
 	Calendar *engine.Calendar
+
+	regionMu   sync.Mutex
+	regionLock []sync.Mutex // one a region, by index; made on first use
+	commitMu   sync.Mutex   // in this process, before the lock file
+
+	liveMu sync.Mutex
+	live   *engine.Snapshot // the snapshot file last read or written, if any
+	liveID fileID           // and which file that was
 }
 
 // Init creates a data directory: a fresh pseudonym key, an Ed25519 signing
@@ -170,22 +181,99 @@ func (s *Store) TokensPath() string { return filepath.Join(s.Dir, TokensFile) }
 
 // Current reads, verifies (signature, checksums, key) and opens the current
 // snapshot, returning it with its file bytes. ErrNoSnapshot if none yet.
+// The file this Store last read or wrote is not decoded again.
 func (s *Store) Current() (*engine.Snapshot, []byte, error) {
-	if s.Dir == "" { // a Store with no directory: validating files alone
+	snap, b, err := s.read(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if snap == nil {
 		return nil, nil, ErrNoSnapshot
 	}
-	b, err := os.ReadFile(s.SnapshotPath())
+	return snap, b, nil
+}
+
+// current is the live snapshot, nil if none yet.
+func (s *Store) current() (*engine.Snapshot, error) {
+	snap, _, err := s.read(false)
+	return snap, err
+}
+
+// fileID names one version of a file: the snapshot is only ever replaced
+// by a rename, so a new file is a new inode.
+type fileID struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+}
+
+func idOf(fi os.FileInfo) fileID {
+	id := fileID{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(st.Dev), st.Ino
+	}
+	return id
+}
+
+// read opens the snapshot file and returns its snapshot (nil if there is
+// none), decoding it only if it is not the one last seen, and its bytes if
+// wantBytes.
+func (s *Store) read(wantBytes bool) (*engine.Snapshot, []byte, error) {
+	if s.Dir == "" { // a Store with no directory: validating files alone
+		return nil, nil, nil
+	}
+	f, err := os.Open(s.SnapshotPath())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, ErrNoSnapshot
+		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, err := s.OpenSnapshot(b)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
+		return nil, nil, err
+	}
+	id := idOf(fi)
+	s.liveMu.Lock()
+	snap := s.live
+	if s.liveID != id {
+		snap = nil
+	}
+	s.liveMu.Unlock()
+	if snap != nil && !wantBytes {
+		return snap, nil, nil
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if snap != nil {
+		return snap, b, nil
+	}
+	if snap, err = s.OpenSnapshot(b); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.SnapshotPath(), err)
 	}
+	s.remember(snap, id)
 	return snap, b, nil
+}
+
+func (s *Store) remember(snap *engine.Snapshot, id fileID) {
+	s.liveMu.Lock()
+	s.live, s.liveID = snap, id
+	s.liveMu.Unlock()
+}
+
+// writeSnapshot commits snap (whose signed file is file): crash-safe, and
+// remembered so the next ingest need not decode it.
+func (s *Store) writeSnapshot(snap *engine.Snapshot, file []byte) error {
+	if err := WriteFileAtomic(s.SnapshotPath(), file, 0o640); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(s.SnapshotPath()); err == nil {
+		s.remember(snap, idOf(fi))
+	}
+	return nil
 }
 
 // OpenSnapshot verifies and opens snapshot bytes with this store's keys.
@@ -194,17 +282,39 @@ func (s *Store) OpenSnapshot(b []byte) (*engine.Snapshot, error) {
 }
 
 // lock takes the data directory's exclusive writer lock (flock, so it is
-// released if the process dies).
+// released if the process dies), after this Store's own.
 func (s *Store) lock() (unlock func(), err error) {
+	s.commitMu.Lock()
 	f, err := os.OpenFile(filepath.Join(s.Dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
+		s.commitMu.Unlock()
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
+	return func() { f.Close(); s.commitMu.Unlock() }, nil
+}
+
+// lockRegions takes the locks of the regions with the given indexes, in
+// ascending order (so two batches never wait on each other in a circle).
+func (s *Store) lockRegions(idx []int) (unlock func()) {
+	s.regionMu.Lock()
+	if s.regionLock == nil {
+		s.regionLock = make([]sync.Mutex, len(s.Regions))
 	}
-	return func() { f.Close() }, nil
+	locks := s.regionLock
+	s.regionMu.Unlock()
+	for _, i := range idx {
+		locks[i].Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			locks[i].Unlock()
+		}
+	}
 }
 
 // removeTemps deletes temporary files a killed writer left behind; only
