@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
