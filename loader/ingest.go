@@ -28,7 +28,7 @@ var (
 // MaxDaysAhead is how far past today a list date may lie. A region may
 // publish tomorrow's list tonight; a date years ahead is a typo, and taking
 // it would refuse every correct list after it as a replay.
-const MaxDaysAhead = 7
+const MaxDaysAhead = 1
 
 // Upload is one daily file to ingest.
 type Upload struct {
@@ -298,8 +298,9 @@ func (b *batch) commit() (*engine.Snapshot, error) {
 			fresh[up.Region], dates[up.Region] = res, up.Date // the latest date wins
 		}
 	}
+	built := time.Now() // also when the fresh lists were ingested
 	eb, err := engine.NewBuilder(engine.Options{
-		Key: s.Key, Regions: s.Regions, Calendar: s.Calendar, Version: nextVersion(cur), Built: time.Now(),
+		Key: s.Key, Regions: s.Regions, Calendar: s.Calendar, Version: nextVersion(cur), Built: built,
 		Trust: trustOf(cur), // issuer.go: the trust list carries over
 	})
 	if err != nil {
@@ -324,7 +325,7 @@ func (b *batch) commit() (*engine.Snapshot, error) {
 		if err := eb.SetListDate(i, dates[name]); err != nil {
 			return nil, err
 		}
-		if err := eb.SetIngested(i, time.Now()); err != nil { // AddRegion carries the others'
+		if err := eb.SetIngested(i, built); err != nil { // AddRegion carries the others'
 			return nil, err
 		}
 	}

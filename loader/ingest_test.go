@@ -156,7 +156,8 @@ func TestIngestRefusals(t *testing.T) {
 		reason     string
 	}{
 		{"zj-2026-11-25.csv", fixture.CSV(ids), IngestOptions{}, ErrReplay, "older than zj's current list of 2026-11-26"},
-		{"zj-2026-12-05.csv", fixture.CSV(ids), IngestOptions{}, ErrFuture, "more than 7 days ahead of today (2026-11-27)"},
+		{"zj-2026-11-29.csv", fixture.CSV(ids), IngestOptions{}, ErrFuture, "list date 2026-11-29 is more than 1 day ahead of today (2026-11-27)"},
+		{"zj-2027-11-27.csv", fixture.CSV(ids), IngestOptions{}, ErrFuture, "more than 1 day ahead"},
 		{"xx-2026-11-27.csv", fixture.CSV(ids), IngestOptions{}, ErrRegion, `unknown region "xx"`},
 		{"zj_2026-11-27.csv", fixture.CSV(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
 		{"zj-2026-11-27.txt", fixture.CSV(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
@@ -180,6 +181,11 @@ func TestIngestRefusals(t *testing.T) {
 		if status(t, s, ids[0]) != engine.Red {
 			t.Fatalf("%s: the previous list is no longer live", c.name)
 		}
+	}
+	// Tomorrow's list, published tonight, goes through (a dry run: it would
+	// refuse today's lists after it as replays).
+	if _, err := ingest(t, s, "zj-2026-11-28.csv", fixture.CSV(ids), IngestOptions{DryRun: true}); err != nil {
+		t.Fatalf("tomorrow's list: %v", err)
 	}
 	// Confirmed, the shrink and the empty list go through.
 	if _, err := ingest(t, s, "zj-2026-11-27.csv", fixture.CSV(ids[:10]), IngestOptions{AllowShrink: true}); err != nil {
