@@ -340,6 +340,7 @@ func (b *batch) commit() (*engine.Snapshot, error) {
 		}
 	}
 	if err == nil {
+		crashPoint("ingest: edge parts written")
 		err = s.writeSnapshot(snap, file)
 	}
 	if err != nil {
@@ -350,6 +351,7 @@ func (b *batch) commit() (*engine.Snapshot, error) {
 		}
 		return nil, fmt.Errorf("writing the snapshot: %w", err)
 	}
+	crashPoint("ingest: committed")
 	s.removeUnusedEdge(snap)
 	return snap, nil
 }

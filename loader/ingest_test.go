@@ -106,6 +106,21 @@ func TestInit(t *testing.T) {
 	if _, err := Init(t.TempDir()+"/x", []string{"sh", "SH"}); err == nil {
 		t.Fatal("bad region accepted")
 	}
+	// An empty directory is taken (replaced whole); one holding anything
+	// else is refused and left as it was.
+	empty := t.TempDir()
+	if _, err := Init(empty, nil); err != nil {
+		t.Fatalf("init into an empty directory: %v", err)
+	}
+	checkDataDir(t, empty, "")
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
+	if _, err := Init(other, nil); err == nil || !strings.Contains(err.Error(), "is not empty") {
+		t.Fatalf("init into a directory holding notes.txt: %v", err)
+	}
+	if entries, _ := os.ReadDir(other); len(entries) != 1 {
+		t.Fatalf("the refused directory holds %d entries", len(entries))
+	}
 }
 
 func TestIngestAndLookup(t *testing.T) {

@@ -62,9 +62,15 @@ type Store struct {
 }
 
 // Init creates a data directory: a fresh pseudonym key, an Ed25519 signing
-// key pair, an empty tokens file and the region list. It refuses a
-// directory that already holds any of these files. regions nil means
+// key pair, an empty tokens file and the region list. regions nil means
 // engine.DefaultRegions.
+//
+// The directory is made whole or not at all: its files are written (and
+// synced) in a temporary sibling directory, which is then renamed to dir in
+// one step, so a crash at any instant leaves no dir or a complete one (and
+// a hidden sibling, removed by the next Init). dir must not exist yet or be
+// an empty directory (which the rename replaces); Init refuses any other,
+// and says so if it holds a data directory's files.
 func Init(dir string, regions []string) (*Store, error) {
 	if regions == nil {
 		regions = engine.DefaultRegions
@@ -72,21 +78,67 @@ func Init(dir string, regions []string) (*Store, error) {
 	if _, err := engine.NewBuilder(engine.Options{Regions: regions}); err != nil {
 		return nil, err // validates the region list
 	}
-	for _, f := range []string{KeyFile, SigningFile, PublicFile, TokensFile, RegionsFile, SnapshotFile} {
-		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
-			return nil, fmt.Errorf("%s already holds %s: refusing to overwrite an existing data directory", dir, f)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir = filepath.Clean(dir)
+	switch entries, err := os.ReadDir(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return nil, err
+	case len(entries) > 0:
+		for _, f := range []string{KeyFile, SigningFile, PublicFile, TokensFile, RegionsFile, SnapshotFile} {
+			if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+				return nil, fmt.Errorf("%s already holds %s: refusing to overwrite an existing data directory", dir, f)
+			}
+		}
+		return nil, fmt.Errorf("%s is not empty: hcx init creates the data directory whole, so name one that does not exist yet", dir)
+	}
+	parent, base := filepath.Split(dir)
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, err
+	}
+	// What a killed Init left: fresh keys nobody used.
+	stale, _ := filepath.Glob(filepath.Join(parent, "."+base+".init-*"))
+	for _, d := range stale {
+		os.RemoveAll(d)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".init-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // nothing left once renamed
+	if err := writeDataDir(tmp, regions); err != nil {
+		return nil, err
+	}
+	crashPoint("init: files written")
+	// rename(2) itself: os.Rename refuses to replace a directory, even an
+	// empty one.
+	if err := syscall.Rename(tmp, dir); err != nil {
+		if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+			return nil, fmt.Errorf("%s is a mount point: hcx init creates the data directory whole, so name a directory inside it (%w)", dir, err)
+		}
+		return nil, &os.LinkError{Op: "rename", Old: tmp, New: dir, Err: err}
+	}
+	crashPoint("init: renamed")
+	if err := syncDir(parent); err != nil {
+		return nil, err
+	}
+	return Open(dir, nil)
+}
+
+// writeDataDir writes a new data directory's files into dir, synced.
+func writeDataDir(dir string, regions []string) error {
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
 	}
 	var key [engine.KeySize]byte
 	if _, err := rand.Read(key[:]); err != nil {
-		return nil, err
+		return err
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -100,10 +152,11 @@ func Init(dir string, regions []string) (*Store, error) {
 		{RegionsFile, "# region names, one a line, in index order (at most 64)\n" + strings.Join(regions, "\n") + "\n", 0o644},
 	} {
 		if err := WriteFileAtomic(filepath.Join(dir, f.name), []byte(f.data), f.perm); err != nil {
-			return nil, err
+			return err
 		}
+		crashPoint("init: wrote " + f.name)
 	}
-	return Open(dir, nil)
+	return nil
 }
 
 // Open reads a data directory's keys and region list. cal decides "today"
@@ -365,9 +418,15 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
+	crashPoint("synced, not renamed: " + filepath.Base(path))
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -375,3 +434,8 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// crashPoint is called at each step of a write that spans several files.
+// It does nothing, except in the crash test's child process, which stops
+// there to be killed (crash_test.go).
+var crashPoint = func(step string) {}
