@@ -89,9 +89,13 @@ type ParseOptions struct {
 //   - Spaces and tabs around a quoted field are allowed and, like those
 //     inside it, trimmed.
 //   - A since must also lie within engine.MinSince..engine.MaxSince.
-//   - Stream-level faults reject the file at once: a NUL byte, invalid
-//     UTF-8 (UTF-16 is recognised and named), a line over MaxLineLength, more
-//     than MaxBytes, bad gzip, a read error.
+//   - A row with a NUL byte or invalid UTF-8 is an invalid row, like any
+//     other; a header with them rejects the file (UTF-16 is recognised and
+//     named).
+//   - Stream-level faults reject the file at once: a bad header, a line
+//     over MaxLineLength, more than MaxBytes, bad gzip, a read error. Those
+//     with a line (the header, a long line) name it among the report's
+//     Errors, as every bad row is.
 //
 // Reasons never contain an ID or any other long digit string from the
 // input: a bad value is quoted only when it cannot be one (a colour without
@@ -203,7 +207,7 @@ func (p *parser) run(in *inputCounter) (cause error, reason string) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			return ErrLineTooLong, p.longLine(p.line+1, line)
+			return ErrLineTooLong, p.stop(p.line+1, longLine(line))
 		}
 		if err != nil && err != io.EOF {
 			// The stream broke: a partial line before it is not a row.
@@ -213,21 +217,33 @@ func (p *parser) run(in *inputCounter) (cause error, reason string) {
 			p.line++
 			line = stripEOL(line)
 			if len(line) > MaxLineLength {
-				return ErrLineTooLong, p.longLine(p.line, line)
+				return ErrLineTooLong, p.stop(p.line, longLine(line))
 			}
 			sc := scanLine(line)
-			if sc.flags&lineNUL != 0 {
-				return ErrEncoding, nulReason(p.line, line)
+			var enc fault // not text: a bad row, or a bad header
+			switch {
+			case sc.flags&lineNUL != 0:
+				enc = faultNUL
+				if bytes.Count(line, []byte{0})*3 >= len(line) {
+					enc = faultUTF16 // ASCII saved as UTF-16 without a byte order mark
+				}
+			case sc.flags&lineHigh != 0 && !utf8.Valid(line):
+				enc = faultUTF8
 			}
-			if sc.flags&lineHigh != 0 && !utf8.Valid(line) {
-				return ErrEncoding, "line " + strconv.Itoa(p.line) + " is not valid UTF-8 (GBK or another encoding?): save the file as UTF-8"
-			}
-			if !blankLine(line) {
+			switch {
+			case enc != 0 && !p.haveHeader:
+				return ErrEncoding, p.stop(p.line, p.faultReason(enc, nil, 0))
+			case enc != 0:
 				p.openLine = 0
-				if p.haveHeader {
-					p.row(line, &sc)
-				} else if reason := p.header(line); reason != "" {
-					return ErrHeader, reason
+				p.rep.Rows++
+				p.bad(enc, nil, 0)
+			case blankLine(line):
+			case p.haveHeader:
+				p.openLine = 0
+				p.row(line, &sc)
+			default:
+				if reason := p.header(line); reason != "" {
+					return ErrHeader, p.stop(p.line, reason)
 				}
 			}
 		}
@@ -239,9 +255,19 @@ func (p *parser) run(in *inputCounter) (cause error, reason string) {
 		return ErrHeader, "empty file: no header line (want id,color[,since])"
 	}
 	if p.openLine != 0 {
+		// The row is listed already, with its own fault.
 		return ErrQuote, "line " + strconv.Itoa(p.openLine) + ": a quoted field is still open at the end of the file (truncated file?)"
 	}
 	return nil, ""
+}
+
+// stop names line n as the one that stopped the file (why) among the
+// report's bad lines, and returns the file's reason.
+func (p *parser) stop(n int, why string) string {
+	if len(p.rep.Errors) < MaxLineErrors {
+		p.rep.Errors = append(p.rep.Errors, LineError{Line: n, Reason: why})
+	}
+	return "line " + strconv.Itoa(n) + ": " + why
 }
 
 // stripEOL drops a trailing LF or CRLF.
@@ -257,21 +283,12 @@ func stripEOL(line []byte) []byte {
 	return line
 }
 
-func (p *parser) longLine(n int, line []byte) string {
-	s := "line " + strconv.Itoa(n) + " is longer than " + strconv.Itoa(MaxLineLength) + " bytes"
+func longLine(line []byte) string {
+	s := "longer than " + strconv.Itoa(MaxLineLength) + " bytes"
 	if bytes.IndexByte(line, '\r') >= 0 {
 		s += " (lines ending in a lone CR? use LF or CRLF line ends)"
 	}
 	return s
-}
-
-// nulReason names UTF-16 when NULs make up a good part of the line, as they
-// do when ASCII text is saved as UTF-16 without a byte order mark.
-func nulReason(n int, line []byte) string {
-	if bytes.Count(line, []byte{0})*3 >= len(line) {
-		return "line " + strconv.Itoa(n) + " contains NUL bytes: the file looks like UTF-16; save it as UTF-8"
-	}
-	return "line " + strconv.Itoa(n) + " contains a NUL byte: not a text file"
 }
 
 // streamError turns a read failure into a rejection reason.
@@ -449,17 +466,30 @@ const (
 	faultSinceDate
 	faultSinceRange
 	faultSinceAfter
+	faultNUL
+	faultUTF16
+	faultUTF8
 )
 
 // bad counts an invalid row at the current line. val is the offending
 // (trimmed) field, aux a detail (quote fault, field count, ID error).
 func (p *parser) bad(f fault, val []byte, aux int) {
 	p.rep.Invalid++
-	if len(p.rep.Errors) >= MaxLineErrors {
-		return
+	if len(p.rep.Errors) < MaxLineErrors {
+		p.rep.Errors = append(p.rep.Errors, LineError{Line: p.line, Reason: p.faultReason(f, val, aux)})
 	}
+}
+
+// faultReason says what is wrong with a line, as bad's arguments describe.
+func (p *parser) faultReason(f fault, val []byte, aux int) string {
 	var s string
 	switch f {
+	case faultNUL:
+		s = "contains a NUL byte: not a text file"
+	case faultUTF16:
+		s = "contains NUL bytes: the file looks like UTF-16; save it as UTF-8"
+	case faultUTF8:
+		s = "not valid UTF-8 (GBK or another encoding?): save the file as UTF-8"
 	case faultQuote:
 		s = quoteReasons[aux]
 	case faultFields:
@@ -496,7 +526,7 @@ func (p *parser) bad(f fault, val []byte, aux int) {
 	case faultSinceAfter:
 		s = "since: " + string(val) + " is after the list date " + p.date.String()
 	}
-	p.rep.Errors = append(p.rep.Errors, LineError{Line: p.line, Reason: s})
+	return s
 }
 
 func idReason(err error) int {

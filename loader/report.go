@@ -50,7 +50,9 @@ type Report struct {
 	Duplicates int `json:"duplicates"` // extra rows repeating an ID with the same colour
 	Conflicts  int `json:"conflicts"`  // people listed both red and yellow (red kept), once each
 	Invalid    int `json:"invalid"`    // bad rows in all
-	// Errors lists the first MaxLineErrors bad rows, in file order.
+	// Errors lists the first MaxLineErrors bad lines, in file order: the
+	// bad rows, and, for a file rejected at once, the line that stopped it
+	// (the header, a line over MaxLineLength).
 	Errors []LineError `json:"errors,omitempty"`
 
 	Bytes   int64   `json:"bytes"` // decompressed bytes read
@@ -114,8 +116,9 @@ var (
 	// ErrHeader: no header line, or one that does not name exactly id,
 	// color and optionally since.
 	ErrHeader = errors.New("loader: bad header")
-	// ErrEncoding: not UTF-8 text (a NUL byte, invalid UTF-8, UTF-16, or
-	// gzip data not marked as such).
+	// ErrEncoding: not UTF-8 text: UTF-16, gzip data not marked as such,
+	// or a header line with a NUL byte or invalid UTF-8 (a data row with
+	// those is an invalid row).
 	ErrEncoding = errors.New("loader: not UTF-8 text")
 	// ErrLineTooLong: a line over MaxLineLength bytes.
 	ErrLineTooLong = errors.New("loader: line too long")
