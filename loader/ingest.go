@@ -344,12 +344,15 @@ func (b *batch) commit() (*engine.Snapshot, error) {
 		err = s.writeSnapshot(snap, file)
 	}
 	if err != nil {
+		// The live snapshot stays; so do only its parts.
+		s.removeUnusedEdge(cur)
+		err = fmt.Errorf("storing the new lists (the current ones stay live): %w", err)
 		for _, r := range b.reports {
 			if r.Accepted {
 				r.Accepted, r.Reason = false, "not stored: "+err.Error()
 			}
 		}
-		return nil, fmt.Errorf("writing the snapshot: %w", err)
+		return nil, err
 	}
 	crashPoint("ingest: committed")
 	s.removeUnusedEdge(snap)
