@@ -34,6 +34,7 @@ type people struct {
 
 	nextCheck int  // held rows at which to compare them with est again
 	deferred  bool // after an early merge: OnValid waits for the merges
+	min       int  // rows that may wait whatever the people; 0: minPending (FuzzPeople makes it small)
 
 	duplicates, conflicts int
 }
@@ -96,14 +97,18 @@ const noID = 1<<47 - 1
 // sketch's estimate) plus minPending, and sets when to look again: the
 // checks cost a pass over the sketch, so they come at geometric steps.
 func (t *people) check(held int, onValid func([]byte, engine.Status)) {
+	floor := t.min
+	if floor <= 0 {
+		floor = minPending
+	}
 	people := t.est.estimate()
-	if held < 2*people+minPending {
-		t.nextCheck = 2*people + minPending
+	if held < 2*people+floor {
+		t.nextCheck = 2*people + floor
 		return
 	}
 	t.merge(onValid, false)
 	t.deferred = true // OnValid would otherwise see every row of the repeats
-	t.nextCheck = 2*len(t.run) + minPending
+	t.nextCheck = 2*len(t.run) + floor
 }
 
 // merge sorts the pending rows and merges them into the run, passing
