@@ -88,10 +88,11 @@ type ParseOptions struct {
 // digits, a since of at most 8 digits, a column name without digits).
 //
 // Parse is safe for concurrent use on different readers. Rows are merged
-// by person as they arrive, so memory follows the distinct people, not the
-// rows: at most 64 bytes a person while the table of people doubles, 16 a
-// person in the records returned, plus fixed buffers of about 200 KiB (and
-// the gzip reader's); rows do not allocate (docs/daily-files.md, "Memory").
+// by person as they are read (people.go), so memory follows the distinct
+// people, not the rows: about 32 bytes a row at the peak for a file of
+// distinct people, about 100 a person for one that repeats them, 16 a
+// person in the records returned, plus fixed buffers of about 300 KiB;
+// rows do not allocate (docs/daily-files.md, "Memory").
 func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
 	start := time.Now()
 	p := &parser{opts: opts, rep: &Report{}, sinceCol: -1}
