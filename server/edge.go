@@ -195,10 +195,10 @@ func (s *Server) edgeFilter(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/octet-stream")
 	if ctx.Request.Header.HasAcceptEncoding("gzip") {
 		h.Set(fasthttp.HeaderContentEncoding, "gzip")
-		ctx.SetBody(pub.gz)
+		s.sendImmutable(ctx, pub.gz)
 		return
 	}
-	ctx.SetBody(pub.file)
+	s.sendImmutable(ctx, pub.file)
 }
 
 // etagMatch reports whether an If-None-Match header names etag (or is *).

@@ -104,6 +104,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	default:
 		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint")
 	}
+	if ctx.Request.Header.ContentLength() != 0 && ctx.Response.StatusCode() >= 400 {
+		// What is left of a refused request's body is not read (headerReceived
+		// let fasthttp read next to none of it) nor drained: the connection
+		// closes. (Simpler than telling a refusal from a body read to its
+		// end and found wrong; a client reconnects after an error.)
+		ctx.SetConnectionClose()
+	}
 	s.metrics.request(r, ctx.Response.StatusCode(), time.Since(ctx.Time()))
 }
 
@@ -467,7 +474,21 @@ func (s *Server) snapshotFile(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetContentType("application/octet-stream")
-	ctx.SetBody(st.file)
+	s.sendImmutable(ctx, st.file)
+}
+
+// sendImmutable answers with body, a slice nobody changes (a published
+// file), without copying it, and with a write deadline fit for its size:
+// the write timeout plus the time to send it at MinSendRate. A fixed write
+// timeout would cut a slow link off mid-file, or let a client that reads
+// nothing hold the connection as long as the largest file would take.
+func (s *Server) sendImmutable(ctx *fasthttp.RequestCtx, body []byte) {
+	ctx.Response.SetBodyRaw(body)
+	ctx.SetWriteDeadline(time.Now().Add(s.sendTimeout(len(body))))
+}
+
+func (s *Server) sendTimeout(size int) time.Duration {
+	return s.cfg.WriteTimeout + time.Duration(int64(size)*int64(time.Second)/int64(s.cfg.MinSendRate))
 }
 
 // handleError answers requests fasthttp could not read: oversized headers

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"regexp"
@@ -54,9 +55,15 @@ type Config struct {
 	// by another process (hcx ingest); 0: 1s.
 	Poll time.Duration
 
-	ReadTimeout   time.Duration // a request's headers and small body; 0: 10s
-	UploadTimeout time.Duration // reading an upload's body; 0: 10m
-	WriteTimeout  time.Duration // 0: 10s
+	ReadTimeout time.Duration // a request's headers and small body; 0: 10s
+	// UploadTimeout is the time to read an upload's body, given only to a
+	// request whose token may upload to the region it names; 0: 10m.
+	UploadTimeout time.Duration
+	WriteTimeout  time.Duration // a response; 0: 10s
+	// MinSendRate, bytes per second, sizes the write timeout of the large
+	// bodies (snapshot file, edge filter, web assets): WriteTimeout plus
+	// their size at this rate; 0: 128 KiB/s.
+	MinSendRate   int
 	IdleTimeout   time.Duration // keep-alive connections; 0: 60s
 	MaxConns      int           // concurrent connections; 0: 10,000
 	MaxHeaderSize int           // bytes; 0: 8 KiB
@@ -84,6 +91,9 @@ func (c *Config) defaults() {
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.IdleTimeout, 60*time.Second)
 	def(&c.ReplicaPoll, 10*time.Second)
+	if c.MinSendRate <= 0 {
+		c.MinSendRate = 128 << 10
+	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 10000
 	}
@@ -149,32 +159,98 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.http = &fasthttp.Server{
-		Handler:               s.handle,
-		ErrorHandler:          s.handleError,
-		HeaderReceived:        s.headerReceived,
-		Name:                  "hcx",
-		Concurrency:           cfg.MaxConns + 16, // limitListener refuses first, in JSON
-		ReadBufferSize:        cfg.MaxHeaderSize,
-		ReadTimeout:           cfg.ReadTimeout,
-		WriteTimeout:          cfg.WriteTimeout,
-		IdleTimeout:           cfg.IdleTimeout,
-		MaxRequestBodySize:    cfg.MaxBatchBody,
-		StreamRequestBody:     true, // uploads are parsed as they arrive, never held whole
-		NoDefaultDate:         true,
-		NoDefaultContentType:  true,
-		CloseOnShutdown:       true,
-		SecureErrorLogMessage: true, // fasthttp would quote request bytes (IDs) in its logs
-		Logger:                fasthttpLogger{s.log},
+		Handler:        s.handle,
+		ErrorHandler:   s.handleError,
+		HeaderReceived: s.headerReceived,
+		ExpectHandler:  s.expectContinue,
+		// fasthttp would otherwise read and spool any multipart body, on any
+		// path, before a handler could look at the token.
+		DisablePreParseMultipartForm: true,
+		Name:                         "hcx",
+		Concurrency:                  cfg.MaxConns + 16, // limitListener refuses first, in JSON
+		ReadBufferSize:               cfg.MaxHeaderSize,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+		MaxRequestBodySize:           cfg.MaxBatchBody,
+		StreamRequestBody:            true, // uploads are parsed as they arrive, never held whole
+		NoDefaultDate:                true,
+		NoDefaultContentType:         true,
+		CloseOnShutdown:              true,
+		SecureErrorLogMessage:        true, // fasthttp would quote request bytes (IDs) in its logs
+		Logger:                       fasthttpLogger{s.log},
 	}
 	return s, nil
 }
 
-// headerReceived gives uploads their own body limit and read timeout.
+// refusedBody is the body limit of a request that will be refused: fasthttp
+// reads at most this much of it (it cannot be 0, which means "the default")
+// before the handler answers from the headers and closes the connection.
+const refusedBody = 1
+
+// headerReceived decides, from the headers alone, how much of a body fasthttp
+// may read: a request with no body needs nothing; an upload whose token may
+// upload to the region in its path gets the upload size limit and read
+// timeout; a batch whose token may look up gets the batch limit; anything
+// else will be refused (or takes no body), so nothing of it is read.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	if bytes.HasPrefix(h.RequestURI(), prefixUploads) {
-		return fasthttp.RequestConfig{ReadTimeout: s.cfg.UploadTimeout}
+	if n := h.ContentLength(); n == 0 || n == -2 { // -2: no length and not chunked, so no body
+		return fasthttp.RequestConfig{}
 	}
-	return fasthttp.RequestConfig{}
+	u := fasthttp.AcquireURI()
+	defer fasthttp.ReleaseURI(u)
+	if u.Parse(nil, h.RequestURI()) != nil {
+		return fasthttp.RequestConfig{MaxRequestBodySize: refusedBody}
+	}
+	switch s.bodyGrant(h, u.Path()) {
+	case grantUpload:
+		return fasthttp.RequestConfig{ReadTimeout: s.cfg.UploadTimeout, MaxRequestBodySize: int(min(s.cfg.MaxUploadSize, math.MaxInt))}
+	case grantBatch:
+		return fasthttp.RequestConfig{}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: refusedBody}
+}
+
+// expectContinue answers "Expect: 100-continue": the client is invited to
+// send its body only if the body would be read; otherwise the refusal is
+// the final answer and the body never leaves the client.
+func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
+	if s.bodyGrant(&ctx.Request.Header, ctx.Path()) != grantNone {
+		return fasthttp.StatusContinue
+	}
+	s.handle(ctx) // refuses from the headers (fasthttp then closes the connection)
+	return ctx.Response.StatusCode()
+}
+
+type bodyGrant uint8
+
+const (
+	grantNone   bodyGrant = iota // the body will not be read
+	grantBatch                   // a batch: the batch size limit
+	grantUpload                  // an upload: the upload size limit and read timeout
+)
+
+// bodyGrant is what the handler will read of a request's body: the same
+// path and token checks as the handler's, from the headers alone.
+func (s *Server) bodyGrant(h *fasthttp.RequestHeader, path []byte) bodyGrant {
+	tok, ok := bytes.CutPrefix(h.Peek(fasthttp.HeaderAuthorization), bearer)
+	if !ok {
+		return grantNone
+	}
+	roles, known := s.tokens.Load().Roles(tok)
+	switch {
+	case !known:
+	case string(h.Method()) == fasthttp.MethodPost && bytes.Equal(path, pathBatch):
+		if roles.Has(auth.Lookup) {
+			return grantBatch
+		}
+	case string(h.Method()) == fasthttp.MethodPut && bytes.HasPrefix(path, prefixUploads):
+		region, _, ok := bytes.Cut(path[len(prefixUploads):], []byte{'/'})
+		if ok && s.cfg.ReplicaOf == "" && roles.Uploads(region) {
+			return grantUpload
+		}
+	}
+	return grantNone
 }
 
 // Serve answers on ln until Shutdown; it also watches the data directory.

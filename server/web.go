@@ -137,10 +137,10 @@ func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
 	ctx.SetContentType(ctype)
 	if ctx.Request.Header.HasAcceptEncoding("gzip") {
 		h.Set(fasthttp.HeaderContentEncoding, "gzip")
-		ctx.SetBody(a.gz)
+		s.sendImmutable(ctx, a.gz)
 		return
 	}
-	ctx.SetBody(a.body)
+	s.sendImmutable(ctx, a.body)
 }
 
 // WebFiles returns the web verifier's files as embedded in this build

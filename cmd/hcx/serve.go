@@ -33,7 +33,8 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	}
 	fs.DurationVar(&f.cfg.ReadTimeout, "read-timeout", 10*time.Second, "time to read a request (not an upload's body)")
 	fs.DurationVar(&f.cfg.UploadTimeout, "upload-timeout", 10*time.Minute, "time to read an upload's body")
-	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", 10*time.Second, "time to write a response")
+	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", 10*time.Second, "time to write a response (the large files get more: see --min-send-rate)")
+	fs.IntVar(&f.cfg.MinSendRate, "min-send-rate", 128<<10, "bytes per second: the snapshot file, edge filter and web assets get --write-timeout plus their size at this rate")
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive connection idle time")
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", 10000, "concurrent connections")
 	fs.IntVar(&f.cfg.MaxBatch, "max-batch", 10000, "IDs in one batch request")
