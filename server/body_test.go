@@ -253,15 +253,11 @@ func (c *deadlineConn) LocalAddr() net.Addr                { return &net.TCPAddr
 // with a write deadline of the write timeout plus its size at the minimum
 // send rate.
 func TestLargeBodies(t *testing.T) {
-	e := newEnv(t, Config{WriteTimeout: 3 * time.Second, MinSendRate: 1000}, true)
 	asset := bytes.Repeat([]byte("wasm"), 1000)
-	old := webFiles
-	webFiles = fstest.MapFS{"hcx.wasm": {Data: asset}, "index.html": {Data: []byte("<html></html>")}}
-	resetWebCache()
-	t.Cleanup(func() { webFiles = old; resetWebCache() })
+	e := newEnv(t, Config{WriteTimeout: 3 * time.Second, MinSendRate: 1000, Web: fstest.MapFS{"hcx.wasm": {Data: asset}}}, true)
 	st := e.srv.cur.Load()
-	pub := e.srv.edgeSlot().cur.Load()
-	wasm, err := loadAsset("hcx.wasm")
+	pub := e.srv.edge.cur.Load()
+	wasm, err := e.srv.loadAsset("hcx.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,15 +300,12 @@ func TestLargeBodies(t *testing.T) {
 // (its deadline allows for its size), while a client that never reads is
 // cut off once that allowance is spent.
 func TestLargeBodyWriteTimeout(t *testing.T) {
-	e := newEnv(t, Config{WriteTimeout: 300 * time.Millisecond, MinSendRate: 8 << 20}, true) // allowance: 3.3 s
 	asset := make([]byte, 24<<20)
 	for i := range asset {
 		asset[i] = byte(i * 7919 >> 3)
 	}
-	old := webFiles
-	webFiles = fstest.MapFS{"hcx.wasm": {Data: asset}}
-	resetWebCache()
-	t.Cleanup(func() { webFiles = old; resetWebCache() })
+	// The allowance: 0.3 s + 24 MiB at 8 MiB/s = 3.3 s.
+	e := newEnv(t, Config{WriteTimeout: 300 * time.Millisecond, MinSendRate: 8 << 20, Web: fstest.MapFS{"hcx.wasm": {Data: asset}}}, true)
 	addr := strings.TrimPrefix(e.base, "http://")
 	get := func(pause time.Duration) (int, time.Duration) {
 		c, err := net.Dial("tcp", addr)

@@ -96,7 +96,7 @@ func (f *serveFlags) start(ctx context.Context, e *env, dir string, ready func(a
 }
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("serve", "--data DIR [--listen ADDR] [--replica-of URL --token-file F [--poll 10s]]", "Serve the HTTP API (DESIGN section 5) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest, or, as a replica, followed from a publisher. SIGTERM finishes requests in flight, then exits 0")
+	fs := e.flags("serve", "--data DIR [--listen ADDR] [--replica-of URL --token-file F [--poll 10s]]", "Serve the HTTP API (docs/http-api.md) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest, or, as a replica, followed from a publisher. SIGTERM finishes requests in flight, then exits 0")
 	dir := fs.String("data", defaultData, "data directory")
 	f := addServeFlags(fs)
 	if err := parse(fs, args); err != nil {
