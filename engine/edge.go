@@ -196,6 +196,16 @@ func UncoveredRegion(name string, listDate Day) *EdgeRegion {
 	return &EdgeRegion{Name: name, ListDate: listDate}
 }
 
+// WithIngested returns a copy of the region (sharing its filters) whose
+// ingest time is t: a publisher assembling a filter gives each region its
+// snapshot's ingest time (RegionInfo.Ingested), so that servers and
+// verifiers count freshness from the same instant.
+func (r *EdgeRegion) WithIngested(t time.Time) *EdgeRegion {
+	c := *r
+	c.Ingested = t
+	return &c
+}
+
 // Counts returns how many people the region's red and yellow filters hold.
 func (r *EdgeRegion) Counts() (red, yellow int) { return int(r.red.n), int(r.yellow.n) }
 

@@ -31,7 +31,8 @@ type View struct {
 }
 
 // NewView prepares answers from s as of now: a region's list dated D counts
-// from the start of D in loc, and is stale once older than maxAge.
+// from the start of D in loc, or from its ingest time if that is earlier
+// (engine.RegionInfo.FreshFrom), and is stale once older than maxAge.
 func NewView(s *engine.Snapshot, now time.Time, maxAge time.Duration, loc *time.Location) *View {
 	v := &View{Snap: s, AsOf: engine.NoDay}
 	for _, r := range s.Regions() {
@@ -39,7 +40,7 @@ func NewView(s *engine.Snapshot, now time.Time, maxAge time.Duration, loc *time.
 		if r.ListDate != engine.NoDay && r.ListDate > v.AsOf {
 			v.AsOf = r.ListDate
 		}
-		if r.ListDate == engine.NoDay || now.Sub(r.ListDate.Time(loc)) > maxAge {
+		if r.ListDate == engine.NoDay || now.Sub(r.FreshFrom(loc)) > maxAge {
 			v.StaleList = append(v.StaleList, r.Name)
 		}
 	}
