@@ -14,7 +14,7 @@ import (
 	"github.com/bits-and-blooms/bloom/v3"
 )
 
-// The edge filter (DESIGN section 6, FORMAT.md "Edge filter") lets a
+// The edge filter (FORMAT.md "Edge filter") lets a
 // verifier answer offline: per region, a bloom filter of the people it lists
 // red and one of those it lists yellow, keyed by SipHash under a public
 // random salt (never the secret pseudonym key), signed by the publisher.

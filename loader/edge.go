@@ -14,7 +14,7 @@ import (
 	"github.com/yrd-hcx/hcx/engine"
 )
 
-// The edge filter's parts (DESIGN section 6). Raw IDs never reach disk, and
+// The edge filter's parts (FORMAT.md "Edge filter"). Raw IDs never reach disk, and
 // the stored lists hold only pseudonyms under the secret key, so a region's
 // part of the edge filter (bloom filters under a fresh public salt) is built
 // while its daily file is parsed, from the IDs the parser hands to

@@ -1,5 +1,5 @@
 // Package answer renders lookup results as the JSON objects of the HTTP API
-// (DESIGN section 5), for the server and for `hcx lookup`, which prints the
+// (docs/http-api.md), for the server and for `hcx lookup`, which prints the
 // same objects.
 //
 // # Concurrency
@@ -17,7 +17,7 @@ import (
 )
 
 // DefaultMaxAge is how old a region's newest list may be before every answer
-// names the region as stale (DESIGN: --max-age 36h).
+// names the region as stale (--max-age, 36h).
 const DefaultMaxAge = 36 * time.Hour
 
 // View is what all answers from one snapshot at one moment share: the
