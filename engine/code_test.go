@@ -240,6 +240,11 @@ func FuzzVerifyCode(f *testing.F) {
 	f.Add([]byte(goldenCode[:len(goldenCode)-1]))
 	f.Add([]byte("HCX1:"))
 	f.Add([]byte("HCX1:GGW"))
+	f.Add(issue(f, jsIssuer, codeClaims)) // unknown to this trust list
+	expired := codeClaims
+	expired.Issued, expired.Expires = codeIssued.Add(-48*time.Hour), codeIssued.Add(-24*time.Hour)
+	f.Add(issue(f, shIssuer, expired))
+	f.Add([]byte(strings.Replace(goldenCode, "G7", "G8", 1))) // another colour or ID, the same signature
 	trust, err := NewTrustList(TrustedIssuer{Region: "sh", PublicKey: pubOf(shIssuer), Status: IssuerActive, Added: trustAdded})
 	if err != nil {
 		f.Fatal(err)
