@@ -244,7 +244,7 @@ func FuzzVerifyCode(f *testing.F) {
 	expired := codeClaims
 	expired.Issued, expired.Expires = codeIssued.Add(-48*time.Hour), codeIssued.Add(-24*time.Hour)
 	f.Add(issue(f, shIssuer, expired))
-	f.Add([]byte(strings.Replace(goldenCode, "G7", "G8", 1))) // another colour or ID, the same signature
+	f.Add([]byte(strings.Replace(goldenCode, "G7", "G8", 1))) // one character changed
 	trust, err := NewTrustList(TrustedIssuer{Region: "sh", PublicKey: pubOf(shIssuer), Status: IssuerActive, Added: trustAdded})
 	if err != nil {
 		f.Fatal(err)
