@@ -881,11 +881,7 @@ func decodeEdge(b []byte) (*EdgeFilter, error) {
 		if trustSize%8 != 0 || trustSize > uint64(t-next) {
 			return nil, edgeErr(ErrEdgeCorrupt, 60, "trust list of "+strconv.FormatUint(trustSize, 10)+" bytes")
 		}
-		if err := f.trust.UnmarshalBinary(b[next : next+int(trustSize)]); err != nil {
-			var fe *FormatError
-			if errors.As(err, &fe) {
-				fe.Offset += int64(next)
-			}
+		if err := f.trust.decode(b[next:next+int(trustSize)], next); err != nil {
 			return nil, err
 		}
 		next += int(trustSize)

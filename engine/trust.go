@@ -149,21 +149,19 @@ func NewTrustList(issuers ...TrustedIssuer) (*TrustList, error) {
 	return t, nil
 }
 
-// index builds byKid and refuses a kid twice.
+// index builds byKid and refuses a kid twice. An insertion sort: lists are
+// short (at most MaxTrustedIssuers, sorted once), and a generic sort
+// instantiated for kidIndex added 10 KB to the verifier's WebAssembly module.
 func (t *TrustList) index() error {
 	t.byKid = make([]kidIndex, len(t.issuers))
 	for i, e := range t.issuers {
-		t.byKid[i] = kidIndex{binary.BigEndian.Uint64(e.Kid[:]), i}
-	}
-	slices.SortFunc(t.byKid, func(a, b kidIndex) int {
-		switch {
-		case a.kid < b.kid:
-			return -1
-		case a.kid > b.kid:
-			return 1
+		x := kidIndex{binary.BigEndian.Uint64(e.Kid[:]), i}
+		j := i
+		for ; j > 0 && t.byKid[j-1].kid > x.kid; j-- {
+			t.byKid[j] = t.byKid[j-1]
 		}
-		return 0
-	})
+		t.byKid[j] = x
+	}
 	for i := 1; i < len(t.byKid); i++ {
 		if t.byKid[i].kid == t.byKid[i-1].kid {
 			return &issuerError{ErrIssuerExists, "kid " + t.issuers[t.byKid[i].i].Kid.String() + " twice"}
@@ -293,7 +291,14 @@ func (t *TrustList) AppendBinary(b []byte) ([]byte, error) {
 // checked before anything is allocated, and every entry as NewTrustList
 // checks it (the kid recomputed from the key). Errors are *FormatError
 // wrapping ErrTrustList, offsets relative to b. t must not be in use.
-func (t *TrustList) UnmarshalBinary(b []byte) error {
+func (t *TrustList) UnmarshalBinary(b []byte) error { return t.decode(b, 0) }
+
+// decode is UnmarshalBinary for b found at offset base of a file, which
+// error offsets count from.
+func (t *TrustList) decode(b []byte, base int) error {
+	trustErr := func(off int, reason string) error {
+		return &FormatError{Offset: int64(base + off), Reason: reason, Err: ErrTrustList}
+	}
 	le := binary.LittleEndian
 	if len(b) < trustHeadSize {
 		return trustErr(0, "shorter than its header")
@@ -351,10 +356,6 @@ func ParseTrustList(b []byte) (*TrustList, error) {
 		return nil, err
 	}
 	return t, nil
-}
-
-func trustErr(off int, reason string) error {
-	return &FormatError{Offset: int64(off), Reason: reason, Err: ErrTrustList}
 }
 
 // unixNanoOrZero is t in Unix nanoseconds, 0 for the zero time (which
