@@ -54,3 +54,16 @@ func BenchmarkIssueCode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "codes/s")
 }
+
+// BenchmarkIssueCodeBaselineEd25519Sign is the bare ed25519.Sign of the
+// same message: what issuing cannot go under.
+func BenchmarkIssueCodeBaselineEd25519Sign(b *testing.B) {
+	msg := make([]byte, len(CodeSignatureLabel)+CodePayloadSize)
+	copy(msg, CodeSignatureLabel)
+	b.ReportAllocs()
+	for b.Loop() {
+		ed25519.Sign(shIssuer, msg)
+		msg[len(msg)-1]++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "codes/s")
+}
