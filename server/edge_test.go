@@ -141,12 +141,7 @@ func TestEdgeReplica(t *testing.T) {
 // TestWebPage: "/" is the placeholder in a build without the verifier,
 // and the page with the pinned key and its assets once built.
 func TestWebPage(t *testing.T) {
-	e := newEnv(t, Config{}, true)
-	old := webFiles
-	t.Cleanup(func() { webFiles = old; resetWebCache() })
-
-	webFiles = fstest.MapFS{"placeholder.html": {Data: []byte(`<p id="result" data-status="error">The web verifier is not in this build</p>`)}}
-	resetWebCache()
+	e := newEnv(t, Config{Web: fstest.MapFS{"placeholder.html": {Data: []byte(`<p id="result" data-status="error">The web verifier is not in this build</p>`)}}}, true)
 	if r := e.do(t, "GET", "/", "", nil); r.code != 200 || !strings.Contains(string(r.body), "not in this build") {
 		t.Fatalf("placeholder: %d %s", r.code, r.body)
 	}
@@ -159,8 +154,7 @@ func TestWebPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	wasm := bytes.Repeat([]byte("\x00asm"), 1000)
-	webFiles = fstest.MapFS{"index.html": {Data: index}, "hcx.wasm": {Data: wasm}, "app.js": {Data: []byte("//")}}
-	resetWebCache()
+	e = newEnv(t, Config{Web: fstest.MapFS{"index.html": {Data: index}, "hcx.wasm": {Data: wasm}, "app.js": {Data: []byte("//")}}}, true)
 	r := e.do(t, "GET", "/?id=11010519491231002X", "", nil)
 	page := string(r.body)
 	if r.code != 200 || !strings.Contains(page, `"publicKey":"`+hex.EncodeToString(e.store.Public)+`"`) ||
@@ -247,12 +241,7 @@ type pageResult struct {
 // still answers.
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
-	web := builtWeb(t)
-	e := newEnv(t, Config{}, true)
-	old := webFiles
-	webFiles = web
-	resetWebCache()
-	t.Cleanup(func() { webFiles = old; resetWebCache() })
+	e := newEnv(t, Config{Web: builtWeb(t)}, true)
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,

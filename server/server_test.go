@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -446,4 +448,80 @@ func TestHotSwapUnderLoad(t *testing.T) {
 		t.Fatalf("%d answers, %d wrong, %d failed", answers.Load(), wrong.Load(), failed.Load())
 	}
 	t.Logf("%d answers during 10 swaps, none wrong or failed", answers.Load())
+}
+
+// stopLog records the components the server logs as stopped.
+type stopLog struct {
+	mu    sync.Mutex
+	order []string
+}
+
+func (l *stopLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *stopLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *stopLog) WithGroup(string) slog.Handler            { return l }
+func (l *stopLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "stopped" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "component" {
+				l.mu.Lock()
+				l.order = append(l.order, a.Value.String())
+				l.mu.Unlock()
+			}
+			return true
+		})
+	}
+	return nil
+}
+
+// TestShutdownOrder: Shutdown stops what Serve started in the reverse
+// order (the HTTP server, then the replica's follower, then the watcher),
+// and once it returns nothing polls any more.
+func TestShutdownOrder(t *testing.T) {
+	pub := newEnv(t, Config{}, true)
+	var polls atomic.Int64
+	publisher := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		polls.Add(1)
+		r.URL.Host = strings.TrimPrefix(pub.base, "http://")
+		r.URL.Scheme = "http"
+		res, err := http.DefaultTransport.RoundTrip(&http.Request{Method: r.Method, URL: r.URL, Header: r.Header})
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer res.Body.Close()
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+	}))
+	defer publisher.Close()
+	log := &stopLog{}
+	rst := replicaDir(t, pub.store, pub.tokens[auth.Lookup])
+	srv, err := New(Config{Store: rst, ReplicaOf: publisher.URL, ReplicaToken: pub.tokens[auth.Replica], ReplicaPoll: 10 * time.Millisecond,
+		Poll: 10 * time.Millisecond, Logger: slog.New(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	waitFor(t, func() bool { return srv.Ready() && polls.Load() > 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	n := polls.Load()
+	time.Sleep(100 * time.Millisecond)
+	if polls.Load() != n {
+		t.Fatal("the follower still polls after Shutdown")
+	}
+	want := []string{"http server", "replica follower", "data directory watcher"}
+	if strings.Join(log.order, ",") != strings.Join(want, ",") {
+		t.Fatalf("stopped %q, want %q", log.order, want)
+	}
+	if err := srv.Serve(ln); err != ErrStopped {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
 }

@@ -52,9 +52,9 @@ func cmdToken(_ context.Context, e *env, args []string) error {
 		}
 		return usagef("usage: hcx token add --data DIR --role ROLE[,ROLE]")
 	}
-	fs := e.flags("token add", "--data DIR --role ROLE[,ROLE]", "Create a bearer token with roles lookup, upload:REGION, replica or admin. Prints it once, alone on stdout; the tokens file keeps only its SHA-256")
+	fs := e.flags("token add", "--data DIR --role ROLE[,ROLE]", "Create a bearer token with roles "+auth.RoleNames+". Prints it once, alone on stdout; the tokens file keeps only its SHA-256")
 	dir := fs.String("data", defaultData, "data directory")
-	role := fs.String("role", "", "roles, comma-separated: lookup, upload:REGION, replica, admin")
+	role := fs.String("role", "", "roles, comma-separated: "+auth.RoleNames)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -67,7 +67,11 @@ func cmdToken(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	for _, r := range roles {
-		if region, ok := strings.CutPrefix(r, auth.UploadPrefix); ok && !slices.Contains(s.Regions, region) {
+		region, ok := strings.CutPrefix(r, auth.UploadPrefix)
+		if !ok {
+			region, ok = strings.CutPrefix(r, auth.IssuePrefix)
+		}
+		if ok && !slices.Contains(s.Regions, region) {
 			return usagef("role %s: region %q is not in %s", r, region, strings.Join(s.Regions, ","))
 		}
 	}

@@ -33,7 +33,8 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	}
 	fs.DurationVar(&f.cfg.ReadTimeout, "read-timeout", 10*time.Second, "time to read a request (not an upload's body)")
 	fs.DurationVar(&f.cfg.UploadTimeout, "upload-timeout", 10*time.Minute, "time to read an upload's body")
-	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", 10*time.Second, "time to write a response")
+	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", 10*time.Second, "time to write a response (the large files get more: see --min-send-rate)")
+	fs.IntVar(&f.cfg.MinSendRate, "min-send-rate", 128<<10, "bytes per second: the snapshot file, edge filter and web assets get --write-timeout plus their size at this rate")
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive connection idle time")
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", 10000, "concurrent connections")
 	fs.IntVar(&f.cfg.MaxBatch, "max-batch", 10000, "IDs in one batch request")
@@ -95,7 +96,7 @@ func (f *serveFlags) start(ctx context.Context, e *env, dir string, ready func(a
 }
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("serve", "--data DIR [--listen ADDR] [--replica-of URL --token-file F [--poll 10s]]", "Serve the HTTP API (DESIGN section 5) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest, or, as a replica, followed from a publisher. SIGTERM finishes requests in flight, then exits 0")
+	fs := e.flags("serve", "--data DIR [--listen ADDR] [--replica-of URL --token-file F [--poll 10s]]", "Serve the HTTP API (docs/http-api.md) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest, or, as a replica, followed from a publisher. SIGTERM finishes requests in flight, then exits 0")
 	dir := fs.String("data", defaultData, "data directory")
 	f := addServeFlags(fs)
 	if err := parse(fs, args); err != nil {
