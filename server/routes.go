@@ -132,6 +132,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		// end and found wrong; a client reconnects after an error.)
 		ctx.SetConnectionClose()
 	}
+	if f, ok := ctx.UserValue(failKey{}).(failure); ok {
+		s.log.Error("request failed", "route", routeLabel(i), "what", f.what, "err", f.err)
+	}
 	s.metrics.request(i, ctx.Response.StatusCode(), time.Since(ctx.Time()))
 }
 
