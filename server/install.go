@@ -156,7 +156,10 @@ func (s *Server) watch(ctx context.Context) {
 		}
 		// A publisher's directory may get a snapshot from hcx ingest; a
 		// replica's only from its own follower.
-		if fi, err := os.Stat(s.cfg.Store.SnapshotPath()); err == nil && s.cfg.ReplicaOf == "" && !sameFile(snapInfo, fi) {
+		// While an upload is in flight the file is looked at later: the upload
+		// installs what it wrote (or something newer the loader built on it),
+		// without a second decode here.
+		if fi, err := os.Stat(s.cfg.Store.SnapshotPath()); err == nil && s.cfg.ReplicaOf == "" && !sameFile(snapInfo, fi) && s.uploading.Load() == 0 {
 			snapInfo = fi // refused or not, looked at once
 			if err := s.reloadSnapshot(); err != nil {
 				s.metrics.reloadFailures.Inc()

@@ -113,7 +113,8 @@ type Server struct {
 	metrics *metrics
 
 	cur       atomic.Pointer[state]
-	installMu sync.Mutex // install.go: one install at a time
+	installMu sync.Mutex   // install.go: one install at a time
+	uploading atomic.Int32 // uploads in flight (upload.go)
 	tokens    atomic.Pointer[auth.Set]
 	// snapInfo and tokensInfo identify the files New loaded, for the
 	// watcher to compare.

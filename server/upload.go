@@ -56,7 +56,11 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx, rest []byte) {
 		Gzip: bytes.Equal(ctx.Request.Header.ContentEncoding(), contentGzip),
 	}
 	// Uploads run at once, each region's serialised by the loader; nothing
-	// here waits on another region's body.
+	// here waits on another region's body. While one is in flight the
+	// watcher leaves the file on disk alone: the loader writes it before
+	// handing over the snapshot, which is then installed from memory.
+	s.uploading.Add(1)
+	defer s.uploading.Add(-1)
 	reports, snap, err := s.cfg.Store.Ingest([]loader.Upload{up}, opts)
 	if err == nil {
 		// Live before the 200 goes out (docs/http-api.md): the snapshot the
