@@ -46,7 +46,7 @@ func newEnv(t testing.TB, cfg Config, ingest bool, setup ...func(*loader.Store))
 		f(st)
 	}
 	e := &env{store: st, tokens: map[string]string{}, sh: fixture.IDs(1, 300), ah: fixture.IDs(2, 200)}
-	for _, role := range []string{auth.Lookup, auth.Replica, auth.Admin, auth.Upload("sh"), auth.Upload("js")} {
+	for _, role := range []string{auth.Lookup, auth.Replica, auth.Edge, auth.Admin, auth.Upload("sh"), auth.Upload("js")} {
 		tok, _ := auth.NewToken()
 		line, _ := auth.Line(tok, []string{role})
 		if err := st.AddToken(line); err != nil {
@@ -186,7 +186,10 @@ func TestAuth(t *testing.T) {
 		{"PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("js"), 403}, {"PUT", "/v1/uploads/sh/2026-11-27", auth.Lookup, 403},
 		{"PUT", "/v1/uploads/sh/2026-11-27", "", 401},
 		{"GET", "/healthz", "", 200}, {"GET", "/readyz", "", 200}, {"GET", "/metrics", "", 200}, {"GET", "/", "", 200},
-		{"GET", "/v1/edge/filter", "", 200}, {"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
+		{"GET", "/v1/edge/filter", "", 401}, {"GET", "/v1/edge/filter", auth.Edge, 200}, {"GET", "/v1/edge/filter", auth.Replica, 200},
+		{"GET", "/v1/edge/filter", auth.Lookup, 403}, {"GET", path, auth.Edge, 403}, {"GET", "/v1/snapshot/file", auth.Edge, 403},
+		{"OPTIONS", "/v1/edge/filter", "", 204},
+		{"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
 		{"DELETE", "/v1/status", auth.Lookup, 405},
 	} {
 		r := e.do(t, c.method, c.path, c.role, nil)
