@@ -256,6 +256,10 @@ func TestLargeBodies(t *testing.T) {
 	asset := bytes.Repeat([]byte("wasm"), 1000)
 	e := newEnv(t, Config{WriteTimeout: 3 * time.Second, MinSendRate: 1000, Web: fstest.MapFS{"hcx.wasm": {Data: asset}}}, true)
 	st := e.srv.cur.Load()
+	file, err := st.file.bytes(st.snap, e.store)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pub := e.srv.edge.cur.Load()
 	wasm, err := e.srv.loadAsset("hcx.wasm")
 	if err != nil {
@@ -265,7 +269,7 @@ func TestLargeBodies(t *testing.T) {
 		name, uri, role, encoding string
 		want                      []byte
 	}{
-		{"snapshot file", "/v1/snapshot/file", auth.Replica, "", st.file},
+		{"snapshot file", "/v1/snapshot/file", auth.Replica, "", file},
 		{"edge filter", "/v1/edge/filter", auth.Replica, "", pub.file},
 		{"edge filter, gzip", "/v1/edge/filter", auth.Replica, "gzip", pub.gz},
 		{"web asset", "/?asset=hcx.wasm", "", "", wasm.body},

@@ -19,7 +19,9 @@ import (
 )
 
 // GET /v1/edge/filter (docs/http-api.md, docs/edge-verifier.md): the signed
-// edge filter for the live snapshot, with ETag / If-None-Match and gzip. A
+// edge filter for the live snapshot, with ETag / If-None-Match and gzip, for
+// tokens with role edge (verifier devices) or replica, or for anyone with
+// Config.PublicEdge: the filter is personal data in another form. A
 // publisher assembles it from the data directory's per-region parts
 // (loader.Store.EdgeFilter) whenever a snapshot is installed; a replica,
 // which holds neither the parts nor the signing key, fetches the
@@ -124,6 +126,10 @@ func (s *Server) fetchEdge(ctx context.Context, client *http.Client, snap *engin
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.ReplicaToken != "" {
+		// The role replica may fetch the filter as well as the snapshot.
+		req.Header.Set("Authorization", "Bearer "+s.cfg.ReplicaToken)
+	}
 	res, err := client.Do(req)
 	if err != nil {
 		return nil, err
@@ -163,9 +169,15 @@ func (s *Server) edgeFilter(ctx *fasthttp.RequestCtx, _ []byte) {
 	}
 	h := &ctx.Response.Header
 	h.Set(fasthttp.HeaderETag, pub.etag)
-	h.Set(fasthttp.HeaderCacheControl, "no-cache") // revalidate: the filter changes with every publication
+	// Revalidate: the filter changes with every publication. Fetched with a
+	// device token, it is not for shared caches to hand to anyone else.
+	if s.cfg.PublicEdge {
+		h.Set(fasthttp.HeaderCacheControl, "no-cache")
+	} else {
+		h.Set(fasthttp.HeaderCacheControl, "private, no-cache")
+	}
 	h.Set(fasthttp.HeaderVary, "Accept-Encoding")
-	h.Set("Access-Control-Allow-Origin", "*") // public, for verifier pages hosted elsewhere
+	edgeCORS(h)
 	h.Set("Access-Control-Expose-Headers", "ETag")
 	if etagMatch(ctx.Request.Header.Peek(fasthttp.HeaderIfNoneMatch), pub.etag) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
@@ -178,6 +190,21 @@ func (s *Server) edgeFilter(ctx *fasthttp.RequestCtx, _ []byte) {
 		return
 	}
 	s.sendImmutable(ctx, pub.file)
+}
+
+// edgeCORS lets verifier pages hosted elsewhere fetch the filter (with a
+// device token: no cookies are involved, so any origin may ask).
+func edgeCORS(h *fasthttp.ResponseHeader) { h.Set("Access-Control-Allow-Origin", "*") }
+
+// edgePreflight answers a browser's CORS preflight for the filter: a fetch
+// that sends the device token (Authorization) is asked about first.
+func (s *Server) edgePreflight(ctx *fasthttp.RequestCtx, _ []byte) {
+	h := &ctx.Response.Header
+	edgeCORS(h)
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+	h.Set("Access-Control-Allow-Headers", "Authorization, If-None-Match")
+	h.Set("Access-Control-Max-Age", "86400")
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
 // etagMatch reports whether an If-None-Match header names etag (or is *).

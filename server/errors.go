@@ -21,6 +21,22 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, code int, errCode, detail string
 	ctx.SetBody(b)
 }
 
+// internal answers 500 for a fault of the server's own (a file it could not
+// read or encode). The answer names none of it: handle logs what failed,
+// with the request's route (not its path, which may hold an ID).
+func (s *Server) internal(ctx *fasthttp.RequestCtx, what string, err error) {
+	ctx.SetUserValue(failKey{}, failure{what, err})
+	s.fail(ctx, fasthttp.StatusInternalServerError, "internal", "the server could not answer; its log says why")
+}
+
+// failKey is where internal leaves the fault for handle to log.
+type failKey struct{}
+
+type failure struct {
+	what string
+	err  error
+}
+
 // writeJSON answers with v as JSON.
 func (s *Server) writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
 	b, err := json.Marshal(v)

@@ -34,6 +34,7 @@ type metrics struct {
 	lookups         [engine.Red + 1]prometheus.Counter
 	uploads         *prometheus.CounterVec
 	reloadFailures  prometheus.Counter
+	refusedOlder    prometheus.Counter
 	replicaFailures prometheus.Counter
 	replicaLastSync prometheus.Gauge
 	listRecords     *prometheus.GaugeVec
@@ -72,6 +73,9 @@ func newMetrics(s *Server) *metrics {
 	f(m.uploads)
 	m.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcx_snapshot_reload_failures_total", Help: "Snapshots on disk refused (corrupt, wrong key, older)."})
 	f(m.reloadFailures)
+	m.refusedOlder = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcx_snapshot_refused_older_total",
+		Help: "Snapshots refused because they are not newer than the live one (from disk, an upload or the publisher): an install never goes backwards."})
+	f(m.refusedOlder)
 	m.listRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcx_list_records", Help: "People on each region's current list, by colour."}, []string{"region", "color"})
 	f(m.listRecords)
 	m.listDate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcx_list_date_seconds", Help: "Start of each region's current list date, Unix seconds (age = time() - this)."}, []string{"region"})

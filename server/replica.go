@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -133,15 +132,12 @@ func (s *Server) adopt(file []byte) error {
 			return nil
 		}
 	}
-	path := s.cfg.Store.SnapshotPath()
-	if err := loader.WriteFileAtomic(path, file, 0o640); err != nil {
+	if err := loader.WriteFileAtomic(s.cfg.Store.SnapshotPath(), file, 0o640); err != nil {
 		return fmt.Errorf("storing the snapshot: %w", err)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
+	if err := s.install(snap, file, "publisher"); err != nil {
+		return fmt.Errorf("snapshot refused: %w", err)
 	}
-	s.install(snap, file, fi)
 	return nil
 }
 

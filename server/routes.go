@@ -24,7 +24,8 @@ var routes = [...]route{
 	{"PUT", "/v1/uploads/{region}/{date}", uploadRole, (*Server).upload, "upload"},
 	{"GET", "/v1/snapshot", anyToken, (*Server).snapshotInfo, "snapshot"},
 	{"GET", "/v1/snapshot/file", replicaRole, (*Server).snapshotFile, "snapshot_file"},
-	{"GET", "/v1/edge/filter", public, (*Server).edgeFilter, "edge_filter"},
+	{"GET", "/v1/edge/filter", edgeRole, (*Server).edgeFilter, "edge_filter"},
+	{"OPTIONS", "/v1/edge/filter", public, (*Server).edgePreflight, "edge_filter_preflight"},
 	{"GET", "/healthz", public, (*Server).healthz, "healthz"},
 	{"GET", "/readyz", public, (*Server).readyz, "readyz"},
 	{"GET", "/metrics", public, (*Server).serveMetrics, "metrics"},
@@ -131,6 +132,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		// closes. (Simpler than telling a refusal from a body read to its
 		// end and found wrong; a client reconnects after an error.)
 		ctx.SetConnectionClose()
+	}
+	if f, ok := ctx.UserValue(failKey{}).(failure); ok {
+		s.log.Error("request failed", "route", routeLabel(i), "what", f.what, "err", f.err)
 	}
 	s.metrics.request(i, ctx.Response.StatusCode(), time.Since(ctx.Time()))
 }

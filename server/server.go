@@ -112,16 +112,18 @@ type Server struct {
 	http    *fasthttp.Server
 	metrics *metrics
 
-	cur      atomic.Pointer[state]
-	uploadMu sync.Mutex // one upload at a time in this process
-	tokens   atomic.Pointer[auth.Set]
-	// tokensInfo is the tokens file New loaded, for the watcher to compare.
-	tokensInfo os.FileInfo
-	conns      atomic.Pointer[limitListener]
-	edge       edgeState     // edge.go
-	web        webCache      // web.go
-	replica    replicaStatus // replica.go
-	issuerKeys codeKeys      // codes.go
+	cur       atomic.Pointer[state]
+	installMu sync.Mutex   // install.go: one install at a time
+	uploading atomic.Int32 // uploads in flight (upload.go)
+	tokens    atomic.Pointer[auth.Set]
+	// snapInfo and tokensInfo identify the files New loaded, for the
+	// watcher to compare.
+	snapInfo, tokensInfo os.FileInfo
+	conns                atomic.Pointer[limitListener]
+	edge                 edgeState     // edge.go
+	web                  webCache      // web.go
+	replica              replicaStatus // replica.go
+	issuerKeys           codeKeys      // codes.go
 
 	mu      sync.Mutex
 	tasks   []*task // in start order
@@ -148,10 +150,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.metrics = newMetrics(s)
-	if err := s.reloadTokens(); err != nil {
-		return nil, err
-	}
-	if err := s.reloadSnapshot(); err != nil && !errors.Is(err, loader.ErrNoSnapshot) {
+	if err := s.loadAtStart(); err != nil {
 		return nil, err
 	}
 	s.http = &fasthttp.Server{

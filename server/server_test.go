@@ -35,15 +35,18 @@ type env struct {
 	sh, ah []string          // IDs listed by sh and ah
 }
 
-func newEnv(t testing.TB, cfg Config, ingest bool) *env {
+func newEnv(t testing.TB, cfg Config, ingest bool, setup ...func(*loader.Store)) *env {
 	t.Helper()
 	st, err := loader.Init(t.TempDir()+"/data", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Calendar = testCal
+	for _, f := range setup {
+		f(st)
+	}
 	e := &env{store: st, tokens: map[string]string{}, sh: fixture.IDs(1, 300), ah: fixture.IDs(2, 200)}
-	for _, role := range []string{auth.Lookup, auth.Replica, auth.Admin, auth.Upload("sh"), auth.Upload("js")} {
+	for _, role := range []string{auth.Lookup, auth.Replica, auth.Edge, auth.Admin, auth.Upload("sh"), auth.Upload("js")} {
 		tok, _ := auth.NewToken()
 		line, _ := auth.Line(tok, []string{role})
 		if err := st.AddToken(line); err != nil {
@@ -183,7 +186,10 @@ func TestAuth(t *testing.T) {
 		{"PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("js"), 403}, {"PUT", "/v1/uploads/sh/2026-11-27", auth.Lookup, 403},
 		{"PUT", "/v1/uploads/sh/2026-11-27", "", 401},
 		{"GET", "/healthz", "", 200}, {"GET", "/readyz", "", 200}, {"GET", "/metrics", "", 200}, {"GET", "/", "", 200},
-		{"GET", "/v1/edge/filter", "", 200}, {"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
+		{"GET", "/v1/edge/filter", "", 401}, {"GET", "/v1/edge/filter", auth.Edge, 200}, {"GET", "/v1/edge/filter", auth.Replica, 200},
+		{"GET", "/v1/edge/filter", auth.Lookup, 403}, {"GET", path, auth.Edge, 403}, {"GET", "/v1/snapshot/file", auth.Edge, 403},
+		{"OPTIONS", "/v1/edge/filter", "", 204},
+		{"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
 		{"DELETE", "/v1/status", auth.Lookup, 405},
 	} {
 		r := e.do(t, c.method, c.path, c.role, nil)
@@ -350,10 +356,15 @@ func TestNotReady(t *testing.T) {
 	}
 }
 
-// TestWatch: a snapshot written by another process is picked up; a corrupt
-// one is refused and counted, and the live one stays.
+// TestWatch: a snapshot written by another process is picked up; a newer
+// but corrupt one is refused and counted, and so is an older one (from its
+// header alone), and the live one stays.
 func TestWatch(t *testing.T) {
 	e := newEnv(t, Config{}, true)
+	v1, err := os.ReadFile(e.store.SnapshotPath())
+	if err != nil {
+		t.Fatal(err)
+	}
 	other, err := loader.Open(e.store.Dir, testCal) // as `hcx ingest` would
 	if err != nil {
 		t.Fatal(err)
@@ -366,13 +377,30 @@ func TestWatch(t *testing.T) {
 	if e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] != "red" {
 		t.Fatal("new snapshot not answering")
 	}
-	b, _ := os.ReadFile(e.store.SnapshotPath())
+	// Version 3, built in a copy of the directory, damaged on the way.
+	dir := t.TempDir() + "/copy"
+	if err := os.CopyFS(dir, os.DirFS(e.store.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := loader.Open(dir, testCal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cp.Ingest([]loader.Upload{{Name: "js-2026-11-27.csv", Body: strings.NewReader(fixture.CSV(fixture.IDs(8, 5)))}}, loader.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(cp.SnapshotPath())
 	b[len(b)/2] ^= 1
+	metric := func(line string) bool { return bytes.Contains(e.do(t, "GET", "/metrics", "", nil).body, []byte(line)) }
 	if err := loader.WriteFileAtomic(e.store.SnapshotPath(), b, 0o640); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, func() bool { return metric("hcx_snapshot_reload_failures_total 1") })
+	if err := loader.WriteFileAtomic(e.store.SnapshotPath(), v1, 0o640); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool {
-		return bytes.Contains(e.do(t, "GET", "/metrics", "", nil).body, []byte("hcx_snapshot_reload_failures_total 1"))
+		return metric("hcx_snapshot_reload_failures_total 2") && metric("hcx_snapshot_refused_older_total 1")
 	})
 	if e.srv.Snapshot().Info().Version != 2 || e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] != "red" {
 		t.Fatal("the live snapshot did not stay")

@@ -63,8 +63,13 @@ func (s *Server) snapshotFile(ctx *fasthttp.RequestCtx, _ []byte) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
 		return
 	}
+	file, err := st.file.bytes(st.snap, s.cfg.Store)
+	if err != nil {
+		s.internal(ctx, "snapshot file", err)
+		return
+	}
 	ctx.SetContentType("application/octet-stream")
-	s.sendImmutable(ctx, st.file)
+	s.sendImmutable(ctx, file)
 }
 
 // ETag identifies a snapshot file for HTTP caching: its version and build

@@ -55,14 +55,21 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx, rest []byte) {
 		Body: io.LimitReader(bodyStream(ctx), s.cfg.MaxUploadSize+1),
 		Gzip: bytes.Equal(ctx.Request.Header.ContentEncoding(), contentGzip),
 	}
-	s.uploadMu.Lock()
-	reports, _, err := s.cfg.Store.Ingest([]loader.Upload{up}, opts)
+	// Uploads run at once, each region's serialised by the loader; nothing
+	// here waits on another region's body. While one is in flight the
+	// watcher leaves the file on disk alone: the loader writes it before
+	// handing over the snapshot, which is then installed from memory.
+	s.uploading.Add(1)
+	defer s.uploading.Add(-1)
+	reports, snap, err := s.cfg.Store.Ingest([]loader.Upload{up}, opts)
 	if err == nil {
-		// Live before the 200 goes out (docs/http-api.md): the file just
-		// written, read back verified with its bytes for replicas.
-		err = s.reloadSnapshot()
+		// Live before the 200 goes out (docs/http-api.md): the snapshot the
+		// loader built, as it is (no read back from disk). Not newer than
+		// the live one means a later ingest, built on this one, is live.
+		if ierr := s.install(snap, nil, "upload"); ierr != nil && !errors.Is(ierr, ErrOlderSnapshot) {
+			err = ierr
+		}
 	}
-	s.uploadMu.Unlock()
 	label := "unknown" // an admin token may name any region: keep the metric's labels few
 	if slices.Contains(s.cfg.Store.Regions, string(region)) {
 		label = string(region)
