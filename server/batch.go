@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -39,8 +40,13 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	defer batchPool.Put(buf)
 	body, err := readBody(ctx, buf.in[:0], s.cfg.MaxBatchBody)
 	buf.in = body
-	if err != nil {
+	switch {
+	case errors.Is(err, errBodyTooLarge):
 		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
+		return
+	case err != nil:
+		ctx.SetConnectionClose()
+		s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", "the request body could not be read")
 		return
 	}
 	st := s.live(ctx)

@@ -30,17 +30,22 @@ func bodyStream(ctx *fasthttp.RequestCtx) io.Reader {
 	return bytes.NewReader(ctx.PostBody())
 }
 
-// readBody appends a request body of at most limit bytes to dst.
+// errBodyTooLarge is readBody's refusal of a body over its limit.
+var errBodyTooLarge = errors.New("body too large")
+
+// readBody appends a request body of at most limit bytes to dst. Over the
+// limit the error wraps errBodyTooLarge and says so in words fit for the
+// client; any other error is the connection's.
 func readBody(ctx *fasthttp.RequestCtx, dst []byte, limit int) ([]byte, error) {
 	body := bodyStream(ctx)
 	tooLarge := func(msg string) ([]byte, error) {
 		io.Copy(io.Discard, io.LimitReader(body, drainLimit))
 		ctx.SetConnectionClose()
-		return dst, errors.New(msg)
+		return dst, fmt.Errorf("%w: %s", errBodyTooLarge, msg)
 	}
 	n := ctx.Request.Header.ContentLength()
 	if n > limit {
-		return tooLarge(fmt.Sprintf("body of %d bytes; at most %d", n, limit))
+		return tooLarge(fmt.Sprintf("%d bytes; at most %d", n, limit))
 	}
 	dst = slices.Grow(dst, max(n, 512)+1)
 	for {
@@ -50,7 +55,7 @@ func readBody(ctx *fasthttp.RequestCtx, dst []byte, limit int) ([]byte, error) {
 		m, err := body.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+m]
 		if len(dst) > limit {
-			return tooLarge(fmt.Sprintf("body over %d bytes", limit))
+			return tooLarge(fmt.Sprintf("over %d bytes", limit))
 		}
 		if err == io.EOF {
 			return dst, nil

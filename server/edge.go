@@ -163,8 +163,11 @@ func (s *Server) edgeFilter(ctx *fasthttp.RequestCtx, _ []byte) {
 	case pub == nil:
 		s.fail(ctx, fasthttp.StatusServiceUnavailable, "edge_unavailable", "the edge filter is being built")
 		return
-	case pub.file == nil:
-		s.fail(ctx, fasthttp.StatusServiceUnavailable, "edge_unavailable", pub.err.Error())
+	case pub.file == nil && errors.Is(pub.err, loader.ErrNoEdge):
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, "edge_unavailable", loader.ErrNoEdge.Error())
+		return
+	case pub.file == nil: // why (a file, the publisher) is in the log, not the answer
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, "edge_unavailable", "no edge filter for the live snapshot; the server's log says why")
 		return
 	}
 	h := &ctx.Response.Header
