@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -38,15 +37,9 @@ var batchPool = sync.Pool{New: func() any { return new(batchBuf) }}
 func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	buf := batchPool.Get().(*batchBuf)
 	defer batchPool.Put(buf)
-	body, err := readBody(ctx, buf.in[:0], s.cfg.MaxBatchBody)
+	body, ok := s.readBodyOrFail(ctx, buf.in[:0], s.cfg.MaxBatchBody)
 	buf.in = body
-	switch {
-	case errors.Is(err, errBodyTooLarge):
-		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
-		return
-	case err != nil:
-		ctx.SetConnectionClose()
-		s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", "the request body could not be read")
+	if !ok {
 		return
 	}
 	st := s.live(ctx)

@@ -56,9 +56,8 @@ type issueRequest struct {
 // names it. A replica never gets here (access.go).
 func (s *Server) issueCode(ctx *fasthttp.RequestCtx, _ []byte) {
 	var in [512]byte
-	body, err := readBody(ctx, in[:0], maxIssueBody)
-	if err != nil {
-		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
+	body, ok := s.readBodyOrFail(ctx, in[:0], maxIssueBody)
+	if !ok {
 		return
 	}
 	var req issueRequest
@@ -95,8 +94,7 @@ func (s *Server) issueCode(ctx *fasthttp.RequestCtx, _ []byte) {
 		return
 	}
 	if err != nil {
-		s.log.Error("reading an issuer key", "region", req.Region, "err", err)
-		s.fail(ctx, fasthttp.StatusInternalServerError, "internal", "the issuer key could not be read")
+		s.internal(ctx, "reading the issuer key of "+req.Region, err)
 		return
 	}
 	is, err := answer.Issue(st.snap, key, req.Region, req.ID, ttl, s.cfg.Store.Calendar.Now())
@@ -107,8 +105,7 @@ func (s *Server) issueCode(ctx *fasthttp.RequestCtx, _ []byte) {
 		return
 	}
 	if err != nil {
-		s.log.Error("issuing a code", "region", req.Region, "err", err)
-		s.fail(ctx, fasthttp.StatusInternalServerError, "internal", "the code could not be issued")
+		s.internal(ctx, "issuing a code", err) // claims out of range: the clock?
 		return
 	}
 	s.metrics.codes.issued(region, int(is.Status-engine.Green))
@@ -121,7 +118,7 @@ func (s *Server) issueCode(ctx *fasthttp.RequestCtx, _ []byte) {
 	default:
 		q, err := qrcode.Encode(string(is.Code))
 		if err != nil { // a code is 140 characters: it always fits
-			s.fail(ctx, fasthttp.StatusInternalServerError, "internal", "the QR code could not be drawn")
+			s.internal(ctx, "drawing the QR code", err)
 			return
 		}
 		ctx.SetContentType(image)
@@ -157,10 +154,9 @@ func imageWanted(accept []byte) string {
 func (s *Server) verifyCodes(ctx *fasthttp.RequestCtx, _ []byte) {
 	buf := batchPool.Get().(*batchBuf)
 	defer batchPool.Put(buf)
-	body, err := readBody(ctx, buf.in[:0], s.cfg.MaxBatchBody)
+	body, ok := s.readBodyOrFail(ctx, buf.in[:0], s.cfg.MaxBatchBody)
 	buf.in = body
-	if err != nil {
-		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
+	if !ok {
 		return
 	}
 	n := 0
