@@ -2,9 +2,9 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/valyala/fasthttp"
@@ -14,11 +14,9 @@ import (
 )
 
 var (
-	contentJSON    = []byte("application/json")
-	contentNDJSON  = "application/x-ndjson"
-	jsonBatchStart = []byte(`{"results":[`)
-	newline        = []byte{'\n'}
-	carriageReturn = []byte{'\r'}
+	contentJSON   = []byte("application/json")
+	contentNDJSON = "application/x-ndjson"
+	onlyListed    = []byte("listed")
 )
 
 // batchBuf is a batch's scratch space, pooled: a 1,000-ID batch would
@@ -32,9 +30,22 @@ type batchBuf struct {
 
 var batchPool = sync.Pool{New: func() any { return new(batchBuf) }}
 
-// batch serves POST /v1/status: newline-separated IDs answered as NDJSON,
-// or {"ids":[...]} answered as {"results":[...]}.
+// batch serves POST /v1/status (docs/http-api.md): IDs one a line answered
+// as NDJSON, or {"ids":[...]} answered as {"results":[...]}, an answer per
+// ID in order. With ?only=listed it screens (a train's manifest, a
+// building's visitors): only the answers that are not green, each with "i",
+// its 0-based position in the request; an invalid ID is not green, so it is
+// answered too (status "invalid"); the JSON form adds "count", the IDs
+// screened. It allocates nothing per ID.
 func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
+	screen := false
+	if only := ctx.QueryArgs().Peek("only"); only != nil {
+		if !bytes.Equal(only, onlyListed) {
+			s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", "only=listed is the one filter")
+			return
+		}
+		screen = true
+	}
 	buf := batchPool.Get().(*batchBuf)
 	defer batchPool.Put(buf)
 	body, ok := s.readBodyOrFail(ctx, buf.in[:0], s.cfg.MaxBatchBody)
@@ -46,27 +57,16 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	if st == nil {
 		return
 	}
-	ids := buf.ids[:0]
 	isJSON := bytes.HasPrefix(ctx.Request.Header.ContentType(), contentJSON)
+	var ids [][]byte
 	if isJSON {
-		var req struct {
-			IDs []string `json:"ids"`
-		}
-		if err := json.Unmarshal(body, &req); err != nil {
+		var err error
+		if ids, err = jsonIDs(body, buf.ids[:0]); err != nil {
 			s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", `want {"ids":["...", ...]}: `+err.Error())
 			return
 		}
-		for _, id := range req.IDs {
-			ids = append(ids, []byte(id))
-		}
 	} else {
-		for len(body) > 0 && len(ids) <= s.cfg.MaxBatch {
-			line, rest, _ := bytes.Cut(body, newline)
-			body = rest
-			if line = bytes.TrimSuffix(line, carriageReturn); len(bytes.TrimSpace(line)) > 0 {
-				ids = append(ids, line)
-			}
-		}
+		ids = textIDs(body, buf.ids[:0], s.cfg.MaxBatch)
 	}
 	buf.ids = ids
 	if len(ids) > s.cfg.MaxBatch {
@@ -78,25 +78,46 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	var tally [engine.Red + 1]int
 	out := buf.out[:0]
 	if isJSON {
-		out = append(out, jsonBatchStart...)
+		out = append(out, `{"results":[`...)
 	}
+	first := true
 	for i, r := range buf.res {
 		tally[r.Status]++
-		if isJSON && i > 0 {
+		if screen && r.Status == engine.Green {
+			continue
+		}
+		if isJSON && !first {
 			out = append(out, ',')
 		}
+		first = false
+		at := len(out)
 		out = answer.AppendJSON(out, st.view, ids[i], r)
+		if screen {
+			out = insertPosition(out, at, i)
+		}
 		if !isJSON {
 			out = append(out, '\n')
 		}
 	}
 	s.metrics.lookupTally(tally)
 	if isJSON {
-		out = append(out, "]}\n"...)
+		out = append(out, ']')
+		if screen {
+			out = strconv.AppendInt(append(out, `,"count":`...), int64(len(ids)), 10)
+		}
+		out = append(out, "}\n"...)
 		ctx.SetContentType("application/json")
 	} else {
 		ctx.SetContentType(contentNDJSON)
 	}
 	ctx.SetBody(out) // copies: buf goes back to the pool
 	buf.out = out
+}
+
+// insertPosition turns the answer object at out[at:] into one whose first
+// member is "i":pos.
+func insertPosition(out []byte, at, pos int) []byte {
+	var num [32]byte
+	member := append(strconv.AppendInt(append(num[:0], `"i":`...), int64(pos), 10), ',')
+	return slices.Insert(out, at+1, member...) // after the object's '{'
 }

@@ -2,10 +2,10 @@ package server
 
 import (
 	"bytes"
-	"fmt"
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
