@@ -11,12 +11,16 @@ import (
 	"sync"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/yrd-hcx/hcx/internal/webpage"
 )
 
-// The web verifier (DESIGN section 6) is embedded from webdist: `make wasm`
-// builds hcx.wasm and the page into dist/web and copies them there, and
-// `make build` embeds them. Only placeholder.html is committed, so a plain
-// `go build` works and serves a page saying the verifier is not built.
+// The web verifier (docs/edge-verifier.md) is embedded from webdist: `make
+// wasm` builds it into dist/web and copies it there, and `make build` embeds
+// it. Only placeholder.html is committed, so a plain `go build` works and
+// serves a page saying the verifier is not built; `hcx demo` then builds the
+// verifier itself and hands it over with UseWebFiles. Which files make up the
+// verifier, and their types, is internal/webpage's one list.
 //
 // The router sends only "/" here, so the page's other files are served as
 // "/?asset=NAME"; the page learns that, and the pinned public key, from the
@@ -26,7 +30,9 @@ import (
 //go:embed webdist
 var webdist embed.FS
 
-// webFiles is what "/" serves; tests point it at a freshly built verifier
+// webFiles is what "/" serves: the embedded files unless UseWebFiles
+// replaced them. Like the embedded files it stands for, it belongs to the
+// process, not to one Server; tests point it at a freshly built verifier
 // (then call resetWebCache).
 var webFiles fs.FS = func() fs.FS {
 	sub, err := fs.Sub(webdist, "webdist")
@@ -37,7 +43,7 @@ var webFiles fs.FS = func() fs.FS {
 }()
 
 const (
-	webIndex       = "index.html"
+	webIndex       = webpage.Index
 	webPlaceholder = "placeholder.html"
 	// configMarker is the page's empty configuration, replaced when served.
 	configMarker = `<script id="hcx-config" type="application/json">null</script>`
@@ -47,14 +53,6 @@ const (
 	webCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; " +
 		"connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-// webAssets are the files served as /?asset=NAME, with their types.
-var webAssets = map[string]string{
-	"app.js":       "text/javascript; charset=utf-8",
-	"wasm_exec.js": "text/javascript; charset=utf-8",
-	"hcx.wasm":     "application/wasm",
-	"hcx.d.ts":     "text/plain; charset=utf-8",
-}
 
 // webAsset is a file ready to serve, gzipped once.
 type webAsset struct {
@@ -89,7 +87,7 @@ func loadAsset(name string) (*webAsset, error) {
 func (s *Server) webPage(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Response.Header
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer") // the page's URL may carry ?id=
+	h.Set("Referrer-Policy", "no-referrer") // an old link may still carry ?id=
 	h.Set(fasthttp.HeaderCacheControl, "no-cache")
 	if name := ctx.QueryArgs().Peek("asset"); len(name) > 0 {
 		s.webAsset(ctx, path.Base(string(name)))
@@ -117,8 +115,8 @@ func (s *Server) webPage(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
-	ctype, ok := webAssets[name]
-	if !ok {
+	f, ok := webpage.Lookup(name)
+	if !ok || name == webIndex { // the page itself only as "/", with its configuration
 		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "no such asset")
 		return
 	}
@@ -134,7 +132,7 @@ func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
 		return
 	}
-	ctx.SetContentType(ctype)
+	ctx.SetContentType(f.Type)
 	if ctx.Request.Header.HasAcceptEncoding("gzip") {
 		h.Set(fasthttp.HeaderContentEncoding, "gzip")
 		ctx.SetBody(a.gz)
@@ -143,7 +141,22 @@ func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
 	ctx.SetBody(a.body)
 }
 
-// WebFiles returns the web verifier's files as embedded in this build
-// (index.html, app.js, wasm_exec.js, hcx.wasm, hcx.d.ts), or only
-// placeholder.html when it was built without `make wasm`.
+// WebFiles returns the web verifier's files (webpage.Files) as this process
+// serves them, or only placeholder.html when it was built without `make
+// wasm` and nothing called UseWebFiles.
 func WebFiles() fs.FS { return webFiles }
+
+// HasWebVerifier reports whether WebFiles holds the verifier, not only the
+// placeholder.
+func HasWebVerifier() bool {
+	_, err := fs.Stat(webFiles, webIndex)
+	return err == nil
+}
+
+// UseWebFiles makes every Server in this process serve fsys (which holds
+// webpage.Files) as the web verifier instead of the embedded files. Call it
+// before serving: `hcx demo` does, with a verifier it has just built.
+func UseWebFiles(fsys fs.FS) {
+	webFiles = fsys
+	resetWebCache()
+}
