@@ -135,24 +135,11 @@ func modulePath(gomod []byte) string {
 // from the source tree, hcx.wasm compiled now, wasm_exec.js from the same
 // toolchain's GOROOT. Errors carry the go command's output.
 func Build(ctx context.Context, out string, o Options) error {
-	if o.Go == "" {
-		p, err := exec.LookPath("go")
-		if err != nil {
-			return fmt.Errorf("webpage: no go command to build the web verifier with: %w", err)
-		}
-		o.Go = p
-	}
-	if o.Root == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return err
-		}
-		if o.Root, err = Root(wd); err != nil {
-			return err
-		}
-	}
-	out, err := filepath.Abs(out)
+	o, err := o.resolve()
 	if err != nil {
+		return err
+	}
+	if out, err = filepath.Abs(out); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -170,14 +157,50 @@ func Build(ctx context.Context, out string, o Options) error {
 		case GoRoot:
 			err = copyFile(filepath.Join(goroot, "lib", "wasm", f.Name), dst)
 		case Module:
-			args := append(append([]string{"build"}, BuildFlags...), "-o", dst, Package)
-			_, err = goOutput(ctx, o, []string{"GOOS=js", "GOARCH=wasm"}, args...)
+			err = BuildModule(ctx, "js", Package, dst, o)
 		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// BuildModule compiles the main package pkg (relative to the module root)
+// for GOOS=goos GOARCH=wasm with BuildFlags into the file out: the page's
+// module, and for `make wasm` the WASI one (./wasm/wasi, goos wasip1).
+func BuildModule(ctx context.Context, goos, pkg, out string, o Options) error {
+	o, err := o.resolve()
+	if err != nil {
+		return err
+	}
+	if out, err = filepath.Abs(out); err != nil {
+		return err
+	}
+	args := append(append([]string{"build"}, BuildFlags...), "-o", out, pkg)
+	_, err = goOutput(ctx, o, []string{"GOOS=" + goos, "GOARCH=wasm"}, args...)
+	return err
+}
+
+// resolve fills in the zero fields of o.
+func (o Options) resolve() (Options, error) {
+	if o.Go == "" {
+		p, err := exec.LookPath("go")
+		if err != nil {
+			return o, fmt.Errorf("webpage: no go command to build the web verifier with: %w", err)
+		}
+		o.Go = p
+	}
+	if o.Root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return o, err
+		}
+		if o.Root, err = Root(wd); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 // goOutput runs the go command in the source tree and returns its trimmed

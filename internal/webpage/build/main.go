@@ -1,12 +1,13 @@
 // Command build writes the web verifier (webpage.Files) into the first
-// directory named on its command line and copies it into the others; `make
-// wasm` runs it.
+// directory named on its command line and copies it into the others; with
+// -wasi FILE it also compiles the WASI module. `make wasm` runs it:
 //
-//	go run ./internal/webpage/build dist/web server/webdist
+//	go run ./internal/webpage/build -wasi dist/hcx-wasi.wasm dist/web server/webdist
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,17 +16,20 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	wasi := flag.String("wasi", "", "also compile ./wasm/wasi for wasip1 into this file")
+	flag.Parse()
+	if flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: go run ./internal/webpage/build [-wasi FILE] DIR...")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *wasi, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(dirs []string) error {
-	if len(dirs) == 0 {
-		return fmt.Errorf("usage: go run ./internal/webpage/build DIR...")
-	}
-	if err := webpage.Build(context.Background(), dirs[0], webpage.Options{}); err != nil {
+func run(ctx context.Context, wasi string, dirs []string) error {
+	if err := webpage.Build(ctx, dirs[0], webpage.Options{}); err != nil {
 		return err
 	}
 	for _, dir := range dirs[1:] {
@@ -42,5 +46,8 @@ func run(dirs []string) error {
 			}
 		}
 	}
-	return nil
+	if wasi == "" {
+		return nil
+	}
+	return webpage.BuildModule(ctx, "wasip1", "./wasm/wasi", wasi, webpage.Options{})
 }
