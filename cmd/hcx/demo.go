@@ -99,19 +99,22 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "data directory %s (removed when the demo stops; Ctrl-C)\n\n", dir)
 		fmt.Fprintf(w, "lookup token:    %s\nupload token sh: %s\n\n", tok, tokens[auth.Upload("sh")])
 		fmt.Fprintf(w, "example IDs: red %s, yellow %s, green %s\n\n", red, yellow, green)
-		page := base + "/#id=" + red
+		page, hint := base+"/#id="+red, "checks the red example on load"
 		if t, ok := tokens[edgeRole]; ok {
-			page = base + "/#token=" + t // the page keeps the device token and drops it from the address
+			// The page keeps the device token and drops it from the address.
+			page, hint = base+"/#token="+t, "add &id=ID to check one on load"
 		}
 		fmt.Fprintf(w, "web verifier: %s\n", page)
-		fmt.Fprintf(w, "  (%s; add &id=ID, or type an ID, to check it offline in the browser)\n\n", webNote)
+		fmt.Fprintf(w, "  (%s; it answers offline in the browser; %s)\n\n", webNote, hint)
 		auth := fmt.Sprintf("-H 'Authorization: Bearer %s'", tok)
 		fmt.Fprintf(w, "Try:\n")
+		fmt.Fprintf(w, "  printf '%s\\n' | curl -s %s --data-binary @- %s/v1/status   # an ID in a body stays out of proxies' logs\n", red, auth, base)
+		fmt.Fprintf(w, "  printf '%s\\n%s\\n%s\\n' | curl -s %s --data-binary @- %s/v1/status\n", red, yellow, green, auth, base)
+		fmt.Fprintf(w, "  printf '%s\\n%s\\n%s\\n' | curl -s %s --data-binary @- '%s/v1/status?only=listed'\n", green, red, yellow, auth, base)
 		for _, id := range []string{red, yellow, green} {
 			fmt.Fprintf(w, "  curl -s %s %s/v1/status/%s\n", auth, base, id)
 		}
 		fmt.Fprintf(w, "  curl -s %s %s/v1/regions/sh/status/%s\n", auth, base, red)
-		fmt.Fprintf(w, "  printf '%s\\n%s\\n%s\\n' | curl -s %s --data-binary @- %s/v1/status\n", red, yellow, green, auth, base)
 		fmt.Fprintf(w, "  curl -s %s %s/v1/snapshot\n", auth, base)
 		fmt.Fprintf(w, "  curl -s %s/metrics | grep ^hcx_\n", base)
 	})
