@@ -13,13 +13,13 @@ STATICCHECK         = bin/staticcheck
 build: wasm
 	$(GO) build -o bin/hcx ./cmd/hcx
 
-# Every test, in the order that fails fastest: the tools it needs (installed
-# on Debian when run as root, else named), formatting, vet and staticcheck
-# for the native, js/wasm and wasip1 builds, the race tests (with the OpenAPI
-# contract and the alert rules), a pass without -race of the allocation
-# tests (they are `!race`: the race detector allocates), the js/wasm tests
-# under Node, and the compare script's 2-second smoke run.
-test: deps fmt-check vet staticcheck test-race test-allocs test-wasm test-compare
+# Every test: the tools it needs (installed on Debian when run as root, else
+# named), formatting, vet for the native, js/wasm and wasip1 builds, the race
+# tests (with the OpenAPI contract and the alert rules), a pass without
+# -race of the allocation tests (they are `!race`: the race detector
+# allocates), the js/wasm tests under Node, the compare script's 2-second
+# smoke run, and staticcheck for the three builds.
+test: deps fmt-check vet test-race test-allocs test-wasm test-compare staticcheck
 	@echo "make test: all passed"
 
 deps:
