@@ -1,11 +1,16 @@
 // Package verifier is what the WebAssembly edge verifiers share: reading
-// the pinned public key and writing an answer as one JSON line, without fmt
-// or encoding/json (they would take a tenth of the js/wasm size budget).
+// the pinned public key, refusing a rolled-back or expired filter (Seen),
+// and writing an answer as one JSON line. Answers are appended as bytes to
+// a reused buffer rather than built with fmt or encoding/json: not for the
+// module's size (both are linked anyway, through bits-and-blooms and the
+// engine; BENCHMARKS.md measured that dropping them from this path saves
+// nothing) but so that an answer costs no reflection and no allocation.
 //
 // # Usage
 //
 //	pub, err := verifier.ParsePublicKey(hex)
 //	f, err := engine.OpenEdge(file, engine.EdgeOpenOptions{PublicKey: pub})
+//	err = seen.Admit(f.Info(), time.Now())              // no rollback, not expired
 //	line := verifier.AppendAnswer(buf[:0], f, id, f.CheckBytes(id))
 //
 // # Concurrency

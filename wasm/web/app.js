@@ -1,8 +1,15 @@
 // The hcx web verifier: loads hcx.wasm and the signed edge filter, verifies
 // the filter against the pinned public key, then answers offline.
-// Contract (DESIGN section 6): /?id=ID checks that ID on load, and the
-// answer is #result with data-status green|yellow|red|invalid|stale and
-// data-probable="true" on a hit. ("error" when no filter could be loaded.)
+//
+// Parameters travel in the URL fragment, which a browser never sends to a
+// server or a proxy log, and are removed from the address bar once read
+// (docs/edge-verifier.md): #id=ID checks an ID, #code=TEXT verifies a
+// health code, #token=T keeps a device token (role edge) in this browser
+// for fetching the filter, #scan starts the camera; several join with &.
+// The answer is #result with data-status green|yellow|red|invalid|stale
+// (error when no filter could be loaded), data-probable="true" on a hit,
+// data-pass for a code, data-error with the reason a code or the filter
+// was refused.
 "use strict";
 
 (function () {
@@ -23,8 +30,12 @@
     red: ["Red", "红码", "Probable, check online.", "可能为红码，请联网核实。"],
     stale: ["Filter is stale", "名单已过期", "Go online and reload this page before checking.", "请联网刷新本页后再核验。"],
   };
+  // Keys in this browser's localStorage.
+  const TOKEN_KEY = "hcx.edgeToken";
+  const SEEN_KEY = "hcx.newestFilter."; // + the publisher's key: the newest filter accepted (no rollback)
+  const REFRESH_MS = 10 * 60 * 1000; // look for a newer filter while the page stays open
 
-  let hcx = null;
+  let hcx = null, cfg = null, loaded = false, filterTag = null;
   let answered = false;
 
   function el(tag, text, lang) {
@@ -40,32 +51,40 @@
 
   function regionName(r) { return REGION[r] || r; }
 
-  function show(status, probable, big, detail) {
-    result.dataset.status = status;
-    if (probable) result.dataset.probable = "true"; else delete result.dataset.probable;
+  function setData(name, value) {
+    if (value === undefined || value === null || value === "") delete result.dataset[name];
+    else result.dataset[name] = String(value);
+  }
+
+  // show sets the answer: the big line, the detail, and the contract's
+  // attributes (opts.probable, opts.pass, opts.error).
+  function show(status, big, detail, opts) {
+    opts = opts || {};
+    setData("status", status);
+    setData("probable", opts.probable ? "true" : "");
+    setData("pass", opts.pass === undefined ? "" : String(opts.pass));
+    setData("error", opts.error);
     result.replaceChildren();
     const b = el("span", ""); b.className = "big"; bilingual(b, big[0], big[1]);
     const d = el("span", ""); d.className = "detail"; bilingual(d, detail[0], detail[1]);
     result.append(b, d);
-    if (!answered) {
+    if (opts.lines) {
+      const dl = document.createElement("dl");
+      for (const [k, v] of opts.lines) {
+        const dt = el("dt", ""); bilingual(dt, k[0], k[1]);
+        dl.append(dt, el("dd", v));
+      }
+      result.append(dl);
+    }
+    if (status && !answered) {
       answered = true;
       window.hcxFirstAnswerMs = performance.now(); // load to first answer, for the benchmark
     }
   }
 
-  function render(r) {
-    if (r instanceof Error) {
-      show("error", false, ["Error", "错误"], [r.message, ""]);
-      return;
-    }
-    if (r.status === "invalid") {
-      const why = REASON[r.error] || [r.error, r.error];
-      show("invalid", false, ["Invalid ID", "无效证件号"], [r.id + ": " + why[0], why[1]]);
-      return;
-    }
-    const a = ANSWER[r.status];
-    let en = a[2], zh = a[3];
-    if (r.probable && r.sources.length) {
+  function sourcesText(r) {
+    let en = "", zh = "";
+    if (r.probable && r.sources && r.sources.length) {
       en += " Listed by " + r.sources.map((s) => regionName(s.region) + " (" + s.status + ")").join(", ") + ".";
       zh += " 列入地区：" + r.sources.map((s) => regionName(s.region)).join("、") + "。";
     }
@@ -73,12 +92,28 @@
       en += " Not current for " + r.stale.map(regionName).join(", ") + ".";
       zh += " 以下地区名单非最新：" + r.stale.map(regionName).join("、") + "。";
     }
-    show(r.status, r.probable, [a[0], a[1]], [r.id + " — " + en, zh]);
+    return [en, zh];
   }
 
-  function check(id) {
-    if (!hcx) return;
-    render(hcx.check(id));
+  function render(r) {
+    if (r instanceof Error) {
+      show("error", ["Error", "错误"], [r.message, ""]);
+      return;
+    }
+    if (r.status === "invalid") {
+      const why = REASON[r.error] || [r.error, r.error];
+      show("invalid", ["Invalid ID", "无效证件号"], [r.id + ": " + why[0], why[1]]);
+      return;
+    }
+    const a = ANSWER[r.status];
+    const [en, zh] = sourcesText(r);
+    show(r.status, [a[0], a[1]], [r.id + " — " + a[2] + en, a[3] + zh], { probable: r.probable });
+  }
+
+  // check answers what was typed, pasted or scanned.
+  function check(text) {
+    if (!loaded) return;
+    render(hcx.check(text));
     input.select();
   }
 
@@ -116,6 +151,38 @@
     $("regions").hidden = false;
   }
 
+  // storage is localStorage, or nothing where the browser refuses it
+  // (some private modes): the page then works for this visit only.
+  const storage = {
+    get(k) { try { return localStorage.getItem(k); } catch (e) { return null; } },
+    set(k, v) { try { localStorage.setItem(k, v); } catch (e) { /* not kept */ } },
+    del(k) { try { localStorage.removeItem(k); } catch (e) { /* nothing kept */ } },
+  };
+
+  // readFragment parses #k=v&k=v (#scan alone is a flag) and removes the
+  // fragment from the address bar and the history entry, so that an ID, a
+  // code or a token is not left for the next person to see or bookmark.
+  function readFragment() {
+    const raw = location.hash.replace(/^#/, "");
+    const out = {};
+    if (!raw) return out;
+    for (const part of raw.split("&")) {
+      if (!part) continue;
+      const eq = part.indexOf("=");
+      const k = eq < 0 ? part : part.slice(0, eq);
+      let v = eq < 0 ? "" : part.slice(eq + 1);
+      try { v = decodeURIComponent(v); } catch (e) { /* a raw % in a code: keep the text as typed */ }
+      out[k] = v;
+    }
+    history.replaceState(history.state, "", location.pathname + location.search);
+    return out;
+  }
+
+  // The device token: one given by #token= (kept in this browser; #token=
+  // with nothing clears it), else the config file's.
+  function token() { return storage.get(TOKEN_KEY) || (cfg && cfg.token) || ""; }
+  function keepToken(t) { if (t) storage.set(TOKEN_KEY, t); else storage.del(TOKEN_KEY); }
+
   function loadScript(src) {
     return new Promise((resolve, reject) => {
       const s = document.createElement("script");
@@ -126,10 +193,30 @@
     });
   }
 
-  async function fetchBytes(url, what) {
-    const r = await fetch(url, { cache: "no-cache" });
-    if (!r.ok) throw new Error(what + ": HTTP " + r.status);
-    return new Uint8Array(await r.arrayBuffer());
+  // LoadError is a failure the page explains: reason goes to data-error.
+  class LoadError extends Error {
+    constructor(reason, message, zh) { super(message); this.reason = reason; this.zh = zh || ""; }
+  }
+
+  async function fetchBytes(url, what, headers) {
+    let r;
+    try {
+      r = await fetch(url, { cache: "no-cache", headers: headers || {} });
+    } catch (e) {
+      throw new LoadError("network", what + ": the server cannot be reached (" + e.message + ")", "无法连接服务器。");
+    }
+    if (r.status === 401) {
+      throw new LoadError("unauthorized", "The server gives the filter only to verifier devices, and this one has no valid device token (HTTP 401). " +
+        "Ask the operator for a token with role edge (hcx token add --role edge) and open this page once as …/#token=TOKEN; it is kept in this browser.",
+        "服务器只向核验设备提供名单，本设备没有有效的设备令牌（401）。请向管理员索取 edge 角色令牌，并以 …/#token=令牌 打开本页一次。");
+    }
+    if (r.status === 403) {
+      throw new LoadError("forbidden", "This device's token may not fetch the filter (HTTP 403): it needs role edge (hcx token add --role edge). " +
+        "Open this page once as …/#token=TOKEN with such a token.",
+        "本设备令牌无权获取名单（403），需要 edge 角色令牌。");
+    }
+    if (!r.ok) throw new LoadError("network", what + ": HTTP " + r.status, "服务器返回错误 " + r.status + "。");
+    return { bytes: new Uint8Array(await r.arrayBuffer()), tag: r.headers.get("ETag") };
   }
 
   async function instantiate(url, imports) {
@@ -138,50 +225,123 @@
         return (await WebAssembly.instantiateStreaming(fetch(url), imports)).instance;
       } catch (e) { /* wrong MIME type on a static host: fall back */ }
     }
-    return (await WebAssembly.instantiate(await fetchBytes(url, "hcx.wasm"), imports)).instance;
+    return (await WebAssembly.instantiate((await fetchBytes(url, "hcx.wasm")).bytes, imports)).instance;
   }
 
   function fail(e) {
-    setState("error", "The verifier could not start: " + e.message, "核验程序无法启动。");
-    show("error", false, ["Not available", "不可用"], [e.message, "名单无法加载或验证失败，请勿据此放行。"]);
+    const reason = e.reason || e.code || "unavailable";
+    const status = reason === "expired" ? "stale" : "error";
+    setState("error", "The verifier cannot answer: " + e.message, "核验程序无法使用。" + (e.zh || ""));
+    show(status, status === "stale" ? ["Filter is stale", "名单已过期"] : ["Not available", "不可用"],
+      [e.message, (e.zh || "") + "名单无法加载或验证失败，请勿据此放行。"], { error: reason });
+  }
+
+  function asset(name) { return (cfg.assets || "") + name; }
+
+  // The newest filter this browser accepted for this publisher, handed to
+  // hcx.load so that a reload cannot roll back to an older one.
+  function lastSeen() {
+    try {
+      const s = JSON.parse(storage.get(SEEN_KEY + cfg.publicKey) || "null");
+      if (s && typeof s.version === "number" && typeof s.built === "string") return s;
+    } catch (e) { /* unreadable: as if none */ }
+    return undefined;
+  }
+
+  // loadFilter fetches, verifies and installs the filter; a refused one
+  // (rollback, expired, bad signature) leaves the loaded filter in place.
+  async function loadFilter(bytes, tag) {
+    let info;
+    try {
+      info = await hcx.load(bytes, cfg.publicKey, { lastSeen: lastSeen() });
+    } catch (e) {
+      if (e.code === "rollback") {
+        throw new LoadError("rollback", "Refused an old filter: " + e.message.replace(/^hcx\.load: /, "") +
+          ". Someone may be replaying an old list; reload when the publisher's current filter is reachable.",
+          "拒绝旧版名单（可能被回滚）。");
+      }
+      if (e.code === "expired") {
+        throw new LoadError("expired", "The filter is past its deadline: " + e.message.replace(/^hcx\.load: /, "") + ". Go online and reload.",
+          "名单已过期，请联网刷新。");
+      }
+      throw new LoadError("filter", e.message, "名单校验失败。");
+    }
+    loaded = true;
+    filterTag = tag;
+    storage.set(SEEN_KEY + cfg.publicKey, JSON.stringify({ version: info.version, built: info.built }));
+    showInfo(info);
+    setState("ready", "Ready. Works offline from now on.", "已就绪，可离线使用。");
+    input.disabled = false;
+    button.disabled = false;
+    return info;
+  }
+
+  async function fetchFilter() {
+    const t = token();
+    return fetchBytes(cfg.filter || "edge.bin", "edge filter", t ? { Authorization: "Bearer " + t } : {});
+  }
+
+  // act does what the fragment asked, once a filter is loaded.
+  function act(p) {
+    const text = p.code !== undefined && p.code !== "" ? p.code : p.id;
+    if (text !== undefined && text !== "") {
+      input.value = text;
+      check(text);
+    }
+  }
+
+  async function refresh() {
+    if (!loaded || !navigator.onLine) return;
+    try {
+      const f = await fetchFilter();
+      if (f.tag && f.tag === filterTag) return;
+      await loadFilter(f.bytes, f.tag);
+    } catch (e) {
+      if (e.reason === "rollback") setState("error", e.message, e.zh);
+      // Offline or refused: keep answering from the loaded filter.
+    }
   }
 
   async function main() {
-    let cfg = JSON.parse($("hcx-config").textContent || "null");
+    const params = readFragment(); // first: out of the address bar whatever happens next
+    cfg = JSON.parse($("hcx-config").textContent || "null");
     if (!cfg) {
       const r = await fetch("config.json", { cache: "no-cache" });
-      if (!r.ok) throw new Error("config.json: HTTP " + r.status);
+      if (!r.ok) throw new LoadError("config", "config.json: HTTP " + r.status);
       cfg = await r.json();
     }
-    if (!cfg.publicKey) throw new Error("no publisher public key in config.json");
-    const asset = (name) => (cfg.assets || "") + name;
+    if (!cfg.publicKey) throw new LoadError("config", "no publisher public key in config.json");
+    if (params.token !== undefined) keepToken(params.token);
     await loadScript(asset("wasm_exec.js"));
     const go = new Go();
     const ready = new Promise((resolve) => { window.__hcxReady = resolve; });
-    const [inst, filter] = await Promise.all([
-      instantiate(asset("hcx.wasm"), go.importObject),
-      fetchBytes(cfg.filter || "edge.bin", "edge filter"),
-    ]);
+    const filter = fetchFilter(); // in parallel with compiling the module
+    filter.catch(() => {}); // reported below, once the module runs
+    const inst = await instantiate(asset("hcx.wasm"), go.importObject);
     go.run(inst).then(() => fail(new Error("the verifier stopped")));
     hcx = await ready;
-    const info = await hcx.load(filter, cfg.publicKey);
-    showInfo(info);
-    if (info.stale) setState("error", "The filter is stale: go online and reload.", "名单已过期，请联网刷新。");
-    else setState("ready", "Ready. Works offline from now on.", "已就绪，可离线使用。");
-    input.disabled = false;
-    button.disabled = false;
-    const q = new URLSearchParams(location.search).get("id");
-    if (q !== null && q !== "") {
-      input.value = q;
-      check(q);
-    } else {
-      show("", false, ["Ready", "就绪"], ["Enter an ID to check.", "请输入证件号码。"]);
-      delete result.dataset.status;
-      answered = false;
-    }
+    const f = await filter;
+    await loadFilter(f.bytes, f.tag);
+    show("", ["Ready", "就绪"], ["Enter an ID to check.", "请输入证件号码。"]);
+    act(params);
     input.focus();
+    setInterval(refresh, REFRESH_MS);
   }
 
+  // A fragment given to the open page (a link, a scanner app): read it the
+  // same way; a new token retries a filter that was refused for want of one.
+  window.addEventListener("hashchange", () => {
+    const p = readFragment();
+    if (!cfg) return;
+    if (p.token !== undefined) {
+      keepToken(p.token);
+      if (hcx && !loaded) {
+        fetchFilter().then((f) => loadFilter(f.bytes, f.tag)).then(() => act(p), fail);
+        return;
+      }
+    }
+    if (loaded) act(p);
+  });
   $("form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     check(input.value);
@@ -189,5 +349,6 @@
   window.addEventListener("offline", () => {
     if (hcx) setState("ready", "Offline: still checking from the loaded filter.", "已离线：仍使用已加载的名单核验。");
   });
+  window.addEventListener("online", refresh);
   main().catch(fail);
 })();

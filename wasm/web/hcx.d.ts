@@ -10,6 +10,11 @@
 //
 // A bad argument or filter never stops the instance: load rejects its
 // promise with an Error; check, checkMany and info return an Error value.
+//
+// No rollback: load refuses a filter older than the newest this instance
+// has loaded, or than options.lastSeen (pass the {version, built} of the
+// newest filter you saw before, e.g. kept in localStorage), and one past
+// its signed deadline; the Error's code is then "rollback" or "expired".
 
 /** One answer. */
 export interface CheckResult {
@@ -48,7 +53,7 @@ export interface RegionInfo {
 
 /** The loaded filter. */
 export interface FilterInfo {
-  /** Publication time (the snapshot's build time), RFC 3339. */
+  /** Publication time (the snapshot's build time), RFC 3339 with nanoseconds. */
   built: string;
   /** After this the filter answers only "stale". */
   staleAt: string;
@@ -58,7 +63,7 @@ export interface FilterInfo {
   fpr: number;
   /** The same, estimated from the filters as filled. */
   estimatedFpr: number;
-  /** The snapshot version the filter belongs to. */
+  /** The snapshot version the filter belongs to (rises with every publication). */
   version: number;
   /** Size of the bloom filters in bytes. */
   bytes: number;
@@ -67,9 +72,29 @@ export interface FilterInfo {
   regions: RegionInfo[];
 }
 
+/** The newest filter a verifier has seen: FilterInfo's version and built. */
+export interface Seen {
+  version: number;
+  /** RFC 3339, as FilterInfo.built gives it. */
+  built: string;
+}
+
+export interface LoadOptions {
+  /** Refuse a filter older than this (lower version or earlier build) as a rollback. */
+  lastSeen?: Seen;
+}
+
+/** Why load refused a filter whose signature is good. */
+export interface RefusedError extends Error {
+  code: "rollback" | "expired";
+}
+
 export interface HcxVerifier {
-  /** Verifies the signed filter against the publisher's Ed25519 public key (64 hex digits, as `hcx init` prints it) and makes it current. */
-  load(filter: Uint8Array | ArrayBuffer, publicKeyHex: string): Promise<FilterInfo>;
+  /**
+   * Verifies the signed filter against the publisher's Ed25519 public key (64 hex digits, as `hcx init` prints it) and makes it current.
+   * Rejects with a RefusedError for a filter older than one seen before (this instance, or options.lastSeen) or past its deadline.
+   */
+  load(filter: Uint8Array | ArrayBuffer, publicKeyHex: string, options?: LoadOptions): Promise<FilterInfo>;
   check(id: string): CheckResult | Error;
   /** One result per ID, in order; an item that is not a string gives an Error in its place. */
   checkMany(ids: string[]): (CheckResult | Error)[] | Error;
