@@ -110,9 +110,63 @@
     show(r.status, [a[0], a[1]], [r.id + " — " + a[2] + en, a[3] + zh], { probable: r.probable });
   }
 
-  // check answers what was typed, pasted or scanned.
+  const CODE_REASON = {
+    format: ["not a readable health code", "无法识别的健康码"],
+    unknown_issuer: ["issued by a key this verifier does not trust", "签发机构不在信任列表中"],
+    revoked_issuer: ["its issuer's key has been revoked", "签发密钥已被吊销"],
+    signature: ["the signature does not match: altered or forged", "签名不符：已被篡改或伪造"],
+    not_yet_valid: ["issued in the future: check this device's clock", "签发时间在未来：请检查本机时间"],
+    expired: ["expired: the holder must get a new code", "已过期：请持码人重新申领"],
+  };
+
+  function isCode(text) { return /^\s*HCX1:/.test(text); }
+
+  // renderCode shows a health code's answer: pass or no pass in big
+  // letters on the colour of the person's current status, then the
+  // issuing region, masked ID, times, and why a code was refused.
+  function renderCode(r) {
+    if (r instanceof Error) {
+      show("error", ["Error", "错误"], [r.message, ""], { pass: false, error: "error" });
+      return;
+    }
+    if (!r.valid) {
+      const why = CODE_REASON[r.error] || [r.error, r.error];
+      show("invalid", ["No pass: code refused", "不通行：健康码无效"], ["The code is " + why[0] + ".", why[1] + "。"],
+        { pass: false, error: r.error });
+      return;
+    }
+    const a = ANSWER[r.status] || [r.status, r.status, "", ""];
+    const big = r.pass ? ["Pass · " + a[0], "通行 · " + a[1]] : ["No pass · " + a[0], "不通行 · " + a[1]];
+    let en = r.pass ? "A valid green code, and no region lists the holder now." :
+      r.status === "stale" ? a[2] :
+      r.codeStatus !== "green" ? "The code was issued " + r.codeStatus + "." : "Listed now, though the code was issued green.";
+    let zh = r.pass ? "健康码有效且为绿码，目前未被任何地区列入名单。" :
+      r.status === "stale" ? a[3] : r.codeStatus !== "green" ? "签发时为" + (ANSWER[r.codeStatus] || [0, r.codeStatus])[1] + "。" : "签发时为绿码，但目前已被列入名单。";
+    if (r.status === "yellow" || r.status === "red") { en += " " + a[2]; zh += a[3]; }
+    const [sen, szh] = sourcesText(r);
+    show(r.status, big, [en + sen, zh + szh], {
+      pass: !!r.pass, probable: r.probable,
+      lines: [
+        [["Issued by", "签发地区"], regionName(r.region)],
+        [["ID", "证件号"], r.id],
+        [["Issued", "签发时间"], fmt(r.issued)],
+        [["Expires", "有效期至"], fmt(r.expires)],
+      ],
+    });
+  }
+
+  // check answers what was typed, pasted or scanned: a health code
+  // (HCX1:...) or an ID. A code is not left in the input: it carries the
+  // holder's ID, and only the masked ID is shown.
   function check(text) {
     if (!loaded) return;
+    if (isCode(text)) {
+      const code = text.replace(/^\s+/, "").replace(/[\r\n]+$/, "");
+      renderCode(typeof hcx.verifyCode === "function" ? hcx.verifyCode(code) :
+        new Error("This verifier cannot read health codes: update it (make wasm)."));
+      input.value = "";
+      return;
+    }
     render(hcx.check(text));
     input.select();
   }
@@ -273,6 +327,7 @@
     setState("ready", "Ready. Works offline from now on.", "已就绪，可离线使用。");
     input.disabled = false;
     button.disabled = false;
+    scanBtn.disabled = false;
     return info;
   }
 
@@ -281,12 +336,133 @@
     return fetchBytes(cfg.filter || "edge.bin", "edge filter", t ? { Authorization: "Bearer " + t } : {});
   }
 
-  // act does what the fragment asked, once a filter is loaded.
+  // act does what the fragment asked, once a filter is loaded. What it
+  // checks is not put in the input: a bystander sees only the masked ID.
   function act(p) {
     const text = p.code !== undefined && p.code !== "" ? p.code : p.id;
     if (text !== undefined && text !== "") {
-      input.value = text;
       check(text);
+      input.value = "";
+    }
+    if (p.scan !== undefined) startScan();
+  }
+
+  // The camera. Frames are read by the browser's BarcodeDetector where it
+  // reads QR codes (Chromium on Android, macOS, ChromeOS), else by ZXing-C++
+  // in WebAssembly (zxing-reader.js and zxing_reader.wasm, fetched on first
+  // use only). window.hcxScan counts the frames read and the time spent.
+  const scanBtn = $("scan"), scanState = $("scan-state"), video = $("camera");
+  const SCAN_GAP_MS = 100; // between frames: about 10 a second is plenty, and leaves the CPU to the page
+  const SAME_CODE_MS = 3000; // the same code held up again is answered again after this
+  let scanning = null;
+  window.hcxScan = { decoder: "", frames: 0, decodeMs: 0 };
+
+  function scanMsg(en, zh) { scanState.replaceChildren(); bilingual(scanState, en, zh || ""); }
+
+  async function barcodeDetector() {
+    if (!("BarcodeDetector" in window)) return null;
+    try {
+      if (!(await BarcodeDetector.getSupportedFormats()).includes("qr_code")) return null;
+      const d = new BarcodeDetector({ formats: ["qr_code"] });
+      return { name: "BarcodeDetector", read: async (v) => { const r = await d.detect(v); return r.length ? r[0].rawValue : ""; } };
+    } catch (e) { return null; }
+  }
+
+  let zxingReady = null;
+  function zxing() {
+    if (!zxingReady) {
+      zxingReady = (async () => {
+        try {
+          await loadScript(asset("zxing-reader.js"));
+        } catch (e) {
+          throw new Error("the QR decoder is not on this server (zxing-reader.js; make wasm builds it)");
+        }
+        const wasmURL = new URL(asset("zxing_reader.wasm"), location.href).href;
+        // locateFile keeps the decoder on this origin (its default is a CDN, which the page's CSP refuses anyway).
+        await ZXingWASM.prepareZXingModule({ overrides: { locateFile: (p, prefix) => (p.endsWith(".wasm") ? wasmURL : prefix + p) }, fireImmediately: true });
+        const canvas = document.createElement("canvas");
+        const g = canvas.getContext("2d", { willReadFrequently: true });
+        const opts = { formats: ["QRCode"], tryHarder: true, maxNumberOfSymbols: 1 };
+        return {
+          name: "zxing-wasm",
+          read: async (v) => {
+            const w = v.videoWidth, h = v.videoHeight;
+            if (canvas.width !== w) canvas.width = w;
+            if (canvas.height !== h) canvas.height = h;
+            g.drawImage(v, 0, 0, w, h);
+            const r = await ZXingWASM.readBarcodes(g.getImageData(0, 0, w, h), opts);
+            return r.length && r[0].isValid ? r[0].text : "";
+          },
+        };
+      })();
+      zxingReady.catch(() => { zxingReady = null; }); // try again next time
+    }
+    return zxingReady;
+  }
+
+  function cameraError(e) {
+    switch (e && e.name) {
+      case "NotAllowedError": return ["Camera permission refused: allow it in the browser's site settings.", "摄像头权限被拒绝。"];
+      case "NotFoundError": case "OverconstrainedError": return ["No camera found on this device.", "未找到摄像头。"];
+      case "NotReadableError": return ["The camera is in use by another program.", "摄像头被其他程序占用。"];
+    }
+    return ["Camera: " + (e && e.message ? e.message : String(e)), "摄像头无法使用。"];
+  }
+
+  async function startScan() {
+    if (scanning || !loaded) return;
+    const run = (scanning = { stop: false, stream: null });
+    scanBtn.setAttribute("aria-pressed", "true");
+    scanMsg("Starting the camera…", "正在启动摄像头…");
+    try {
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+        throw new Error("this browser gives no camera to this page (it must be served over https or from localhost)");
+      }
+      const media = navigator.mediaDevices.getUserMedia({ audio: false, video: { facingMode: "environment", width: { ideal: 640 }, height: { ideal: 480 } } });
+      const [stream, dec] = await Promise.all([media, barcodeDetector().then((d) => d || zxing())]);
+      run.stream = stream;
+      if (run.stop) return stopScan(run);
+      video.srcObject = stream;
+      video.hidden = false;
+      await video.play();
+      window.hcxScan.decoder = dec.name;
+      scanMsg("Hold the health code up to the camera.", "请将健康码对准摄像头。");
+      let last = "", lastAt = 0;
+      while (!run.stop) {
+        if (video.videoWidth > 0 && !document.hidden) {
+          const t0 = performance.now();
+          let text = "";
+          try { text = await dec.read(video); } catch (e) { /* an unreadable frame: the next one */ }
+          const t1 = performance.now();
+          window.hcxScan.frames++;
+          window.hcxScan.decodeMs += t1 - t0;
+          if (text && !run.stop && (text !== last || t1 - lastAt > SAME_CODE_MS)) {
+            last = text;
+            lastAt = t1;
+            check(text);
+            input.value = "";
+          }
+        }
+        await new Promise((r) => setTimeout(r, SCAN_GAP_MS));
+      }
+    } catch (e) {
+      const [en, zh] = cameraError(e);
+      stopScan(run);
+      scanMsg(en, zh);
+    }
+  }
+
+  function stopScan(run) {
+    run = run || scanning;
+    if (!run) return;
+    run.stop = true;
+    if (run.stream) for (const t of run.stream.getTracks()) t.stop();
+    if (scanning === run) {
+      scanning = null;
+      video.srcObject = null;
+      video.hidden = true;
+      scanBtn.setAttribute("aria-pressed", "false");
+      scanMsg("", "");
     }
   }
 
@@ -322,7 +498,7 @@
     hcx = await ready;
     const f = await filter;
     await loadFilter(f.bytes, f.tag);
-    show("", ["Ready", "就绪"], ["Enter an ID to check.", "请输入证件号码。"]);
+    show("", ["Ready", "就绪"], ["Scan a health code, or enter a code or an ID.", "请扫描健康码，或输入健康码或证件号码。"]);
     act(params);
     input.focus();
     setInterval(refresh, REFRESH_MS);
@@ -345,6 +521,21 @@
   $("form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     check(input.value);
+  });
+  scanBtn.addEventListener("click", () => (scanning ? stopScan() : startScan()));
+  // A keyboard-wedge 2-D scanner types the code and Enter into whatever has
+  // focus: keys typed anywhere else on the page go to the input.
+  document.addEventListener("keydown", (ev) => {
+    const t = ev.target;
+    if (t === input || ev.ctrlKey || ev.metaKey || ev.altKey || ev.key.length !== 1 || input.disabled) return;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
+    input.focus();
+  });
+  // A code pasted anywhere on the page is checked at once.
+  document.addEventListener("paste", (ev) => {
+    if (ev.target === input || !loaded) return;
+    const text = ev.clipboardData && ev.clipboardData.getData("text");
+    if (text) { ev.preventDefault(); check(text); }
   });
   window.addEventListener("offline", () => {
     if (hcx) setState("ready", "Offline: still checking from the loaded filter.", "已离线：仍使用已加载的名单核验。");

@@ -280,6 +280,13 @@ func settled(wantAnswer bool) string {
 // to settle; the tab stays open until the test ends.
 func (s *site) open(t *testing.T, ctx context.Context, path string, wantAnswer bool) page {
 	t.Helper()
+	_, p := s.openTab(t, ctx, path, wantAnswer)
+	return p
+}
+
+// openTab is open, returning the tab too.
+func (s *site) openTab(t *testing.T, ctx context.Context, path string, wantAnswer bool) (context.Context, page) {
+	t.Helper()
 	tab, cancel := chromedp.NewContext(ctx)
 	t.Cleanup(cancel)
 	if err := chromedp.Do(tab, chromedp.Navigate(s.front.URL+path)); err != nil {
@@ -289,7 +296,7 @@ func (s *site) open(t *testing.T, ctx context.Context, path string, wantAnswer b
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	return p
+	return tab, p
 }
 
 // TestFragment: #token=T&id=ID stores the token, checks the ID with the
@@ -412,5 +419,38 @@ func TestNoRollback(t *testing.T) {
 	s.serveFilter(b)
 	if p := s.open(t, browser(t), "/#token="+tok+"&id="+later[0], true); p.Status != "stale" || p.Error != "expired" {
 		t.Fatalf("expired filter: %+v", p)
+	}
+}
+
+// TestWedge: a keyboard-wedge scanner types its text and Enter into the
+// page whatever has focus; text pasted onto the page is checked at once.
+func TestWedge(t *testing.T) {
+	s := newSite(t)
+	ctx := browser(t)
+	tab, p := s.openTab(t, ctx, "/#token="+s.tokens[edgeRole], false)
+	if p.State != "ready" {
+		t.Fatalf("not ready: %+v", p)
+	}
+	// Focus off the input, as after a tap elsewhere; then the scanner types.
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.activeElement.blur(), document.body.focus(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab, chromedp.KeyEvent(s.red[0]+"\r")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := chromedp.Run(tab, chromedp.Evaluate[page](settled(true), chromedp.EvalAwaitPromise))
+	if err != nil || p.Status != "red" {
+		t.Fatalf("wedge scan: %+v %v", p, err)
+	}
+	p, err = chromedp.Run(tab, chromedp.Evaluate[page](`(() => {
+  delete document.getElementById("result").dataset.status;
+  document.activeElement.blur();
+  const dt = new DataTransfer();
+  dt.setData("text/plain", "`+s.yellow[0]+`");
+  document.body.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true}));
+  return `+settled(true)+`;
+})()`, chromedp.EvalAwaitPromise))
+	if err != nil || p.Status != "yellow" {
+		t.Fatalf("paste: %+v %v", p, err)
 	}
 }

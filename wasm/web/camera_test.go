@@ -1,0 +1,159 @@
+//go:build !js && !wasip1
+
+package web
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	qrcode "github.com/skip2/go-qrcode"
+)
+
+// The camera: Chromium's fake capture device plays a Y4M video of a QR
+// code made here (--use-file-for-fake-video-capture), and the page must
+// read it and answer.
+
+var (
+	decoderOnce sync.Once
+	decoderDir  string
+	decoderErr  error
+)
+
+// decoderFiles builds the QR decoder as make wasm does (qr/build.sh,
+// from the lockfile) once per test binary and adds it to the site.
+func decoderFiles(t *testing.T, s *site) {
+	t.Helper()
+	decoderOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hcx-qr-")
+		if err != nil {
+			decoderErr = err
+			return
+		}
+		decoderDir = dir
+		if out, err := exec.Command("bash", "qr/build.sh", dir).CombinedOutput(); err != nil {
+			decoderErr = &buildError{err, string(out)}
+		}
+	})
+	if decoderErr != nil {
+		t.Fatalf("qr/build.sh (needs npm and the npm registry, or npm's cache): %v", decoderErr)
+	}
+	for _, f := range []string{"zxing-reader.js", "zxing_reader.wasm"} {
+		s.files[f] = filepath.Join(decoderDir, f)
+	}
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+
+// qrVideo writes a Y4M video of text as a QR code at error-correction
+// level Q (what a health code uses), black on a white 640x480 frame,
+// scaled by a whole factor like a phone held up to the camera.
+func qrVideo(t *testing.T, text string) string {
+	t.Helper()
+	q, err := qrcode.New(text, qrcode.High) // go-qrcode's High is level Q (25%)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm := q.Bitmap() // with its quiet zone
+	const W, H = 640, 480
+	scale := (H - 40) / len(bm)
+	ox, oy := (W-len(bm)*scale)/2, (H-len(bm)*scale)/2
+	y := make([]byte, W*H)
+	for i := range y {
+		y[i] = 235 // white paper under a camera is not 255
+	}
+	for py := range len(bm) * scale {
+		for px := range len(bm) * scale {
+			if bm[py/scale][px/scale] {
+				y[(oy+py)*W+ox+px] = 20
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "qr.y4m")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
+	chroma := make([]byte, W*H/2)
+	for i := range chroma {
+		chroma[i] = 128
+	}
+	for range 10 {
+		w.WriteString("FRAME\n")
+		w.Write(y)
+		w.Write(chroma)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// cameraFlags give Chromium a camera that plays video, and say yes to
+// the page's request for it.
+func cameraFlags(video string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-video-capture", video),
+	}
+}
+
+// TestCamera: #scan starts the camera; the QR of a listed ID shown to it
+// is read (by BarcodeDetector, or the ZXing decoder where the browser has
+// none, as on desktop Linux) and answered; the decode time per frame is
+// logged.
+func TestCamera(t *testing.T) {
+	s := newSite(t)
+	decoderFiles(t, s)
+	ctx := browser(t, cameraFlags(qrVideo(t, s.red[0]))...)
+	tab, p := s.openTab(t, ctx, "/#token="+s.tokens[edgeRole]+"&scan", true)
+	if p.Status != "red" || p.Probable != "true" {
+		t.Fatalf("camera: %+v", p)
+	}
+	logScan(t, tab)
+}
+
+// logScan logs which decoder the page used and its time per frame: for
+// the first frames (the decoder's first use included) and, after two more
+// seconds of scanning, for the frames since.
+func logScan(t *testing.T, tab context.Context) {
+	t.Helper()
+	type stats struct {
+		Decoder  string
+		Frames   int
+		DecodeMs float64
+	}
+	read := func() stats {
+		st, err := chromedp.Run(tab, chromedp.Evaluate[stats](`window.hcxScan`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	first := read()
+	if first.Frames == 0 || first.Decoder == "" {
+		t.Fatalf("no frame read: %+v", first)
+	}
+	time.Sleep(2 * time.Second)
+	later := read()
+	n := later.Frames - first.Frames
+	t.Logf("camera: %s, first %d frames %.1f ms a frame, then %d frames %.1f ms a frame (640x480)", first.Decoder,
+		first.Frames, first.DecodeMs/float64(first.Frames), n, (later.DecodeMs-first.DecodeMs)/float64(max(n, 1)))
+}
