@@ -115,8 +115,7 @@ func load(args []js.Value) any {
 	in := f.Info()
 	if err := seen.Max(last).Admit(in, now); err != nil {
 		e := newError("hcx.load: " + err.Error())
-		var re *verifier.RefusedError
-		if errors.As(err, &re) {
+		if re, ok := err.(*verifier.RefusedError); ok {
 			e.Set("code", re.Code())
 		}
 		return jsPromise.Call("reject", e)
@@ -126,11 +125,11 @@ func load(args []js.Value) any {
 	return jsPromise.Call("resolve", infoValue(f, now))
 }
 
-// lastSeen reads load's options.lastSeen: {version: number, built: RFC
-// 3339 string}, as info() returned them for the newest filter the caller
+// lastSeen reads load's options.lastSeen: {version: number, built:
+// string}, as info() returned them for the newest filter the caller
 // has seen (a page keeps it in localStorage). Absent is the zero Seen.
 func lastSeen(opts []js.Value) (verifier.Seen, error) {
-	const usage = "hcx.load: options.lastSeen must be {version: number, built: RFC 3339 string} (as info() gives them)"
+	const usage = "hcx.load: options.lastSeen must be {version: number, built: string} as info() gives them"
 	if len(opts) == 0 || opts[0].IsUndefined() || opts[0].IsNull() {
 		return verifier.Seen{}, nil
 	}
@@ -155,8 +154,8 @@ func lastSeen(opts []js.Value) (verifier.Seen, error) {
 		if b.Type() != js.TypeString {
 			return verifier.Seen{}, errors.New(usage)
 		}
-		t, err := time.Parse(time.RFC3339Nano, b.String())
-		if err != nil {
+		t, ok := verifier.ParseBuilt(b.String())
+		if !ok {
 			return verifier.Seen{}, errors.New(usage)
 		}
 		s.Built = t
@@ -308,7 +307,7 @@ func infoValue(f *engine.EdgeFilter, now time.Time) js.Value {
 	o := jsObject.New()
 	// Full precision, so that a page handing it back as lastSeen compares
 	// equal to the same filter.
-	o.Set("built", in.Built.UTC().Format(time.RFC3339Nano))
+	o.Set("built", verifier.FormatBuilt(in.Built))
 	o.Set("staleAt", in.StaleAt.UTC().Format(time.RFC3339))
 	o.Set("stale", now.After(in.StaleAt))
 	o.Set("maxAgeHours", in.MaxAge.Hours())

@@ -248,7 +248,7 @@ func TestNoRollback(t *testing.T) {
 	seen = verifier.Seen{}
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Second).Add(123456789) // sub-second: info's built must round-trip
 	v5 := mustLoad(t, signedFilterAt(t, 5, t0), pubHex)
-	if v5.Get("built").String() != t0.UTC().Format(time.RFC3339Nano) {
+	if v5.Get("built").String() != t0.UTC().Format("2006-01-02T15:04:05.000000000Z") {
 		t.Fatalf("built %s", v5.Get("built").String())
 	}
 	lastSeen := func(v any, built string) js.Value {

@@ -51,3 +51,32 @@ func TestSeenAdmit(t *testing.T) {
 		t.Fatalf("Max %+v", m)
 	}
 }
+
+// TestParseBuilt: FormatBuilt's text reads back to the same instant; any
+// other text is refused.
+func TestParseBuilt(t *testing.T) {
+	for _, tm := range []time.Time{time.Unix(0, 0), time.Date(2026, 11, 27, 8, 0, 0, 123456789, time.FixedZone("CST", 8*3600)), time.Now()} {
+		s := FormatBuilt(tm)
+		if got, ok := ParseBuilt(s); !ok || !got.Equal(tm) {
+			t.Errorf("%s: %v %v", s, got, ok)
+		}
+	}
+	for _, s := range []string{"", "2026-11-27T08:00:00Z", "2026-11-27T08:00:00.000000000+08:00", "2026-02-30T08:00:00.000000000Z",
+		"2026-13-01T08:00:00.000000000Z", "2026-11-27T24:00:00.000000000Z", "2026-11-27T08:60:00.000000000Z", "2026-11-27 08:00:00.000000000Z",
+		"2026-11-27T08:00:00.00000000xZ", "-026-11-27T08:00:00.000000000Z"} {
+		if _, ok := ParseBuilt(s); ok {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+func FuzzParseBuilt(f *testing.F) {
+	f.Add("2026-11-27T08:00:00.123456789Z")
+	f.Add("2026-02-29T23:59:59.999999999Z")
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, ok := ParseBuilt(s)
+		if ok && FormatBuilt(tm) != s {
+			t.Fatalf("%q read as %v, written %q", s, tm, FormatBuilt(tm))
+		}
+	})
+}

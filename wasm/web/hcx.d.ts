@@ -53,7 +53,7 @@ export interface RegionInfo {
 
 /** The loaded filter. */
 export interface FilterInfo {
-  /** Publication time (the snapshot's build time), RFC 3339 with nanoseconds. */
+  /** Publication time (the snapshot's build time): RFC 3339 in UTC with nine fraction digits, e.g. 2026-11-27T00:00:00.123456789Z. */
   built: string;
   /** After this the filter answers only "stale". */
   staleAt: string;
@@ -75,7 +75,7 @@ export interface FilterInfo {
 /** The newest filter a verifier has seen: FilterInfo's version and built. */
 export interface Seen {
   version: number;
-  /** RFC 3339, as FilterInfo.built gives it. */
+  /** As FilterInfo.built gives it (UTC, nine fraction digits). */
   built: string;
 }
 
