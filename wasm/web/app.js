@@ -297,7 +297,7 @@
   function lastSeen() {
     try {
       const s = JSON.parse(storage.get(SEEN_KEY + cfg.publicKey) || "null");
-      if (s && typeof s.version === "number" && typeof s.built === "string") return s;
+      if (s && typeof s.version === "number" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/.test(s.built)) return s;
     } catch (e) { /* unreadable: as if none */ }
     return undefined;
   }
