@@ -21,7 +21,6 @@ package verifier
 import (
 	"bufio"
 	"crypto/ed25519"
-	"encoding/hex"
 	"errors"
 	"io"
 	"strings"
@@ -36,11 +35,34 @@ var ErrPublicKey = errors.New("the publisher's public key must be 64 hex digits 
 // ParsePublicKey reads the publisher's Ed25519 public key as `hcx init`
 // prints it (64 hex digits; surrounding space ignored).
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	b, err := hex.DecodeString(strings.TrimSpace(s))
-	if err != nil || len(b) != ed25519.PublicKeySize {
+	s = strings.TrimSpace(s)
+	if len(s) != 2*ed25519.PublicKeySize {
 		return nil, ErrPublicKey
 	}
+	// Not encoding/hex: its error type's Error method calls fmt.Sprintf,
+	// which would keep fmt (and the reflection it uses) in the modules.
+	b := make([]byte, ed25519.PublicKeySize)
+	for i := range b {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return nil, ErrPublicKey
+		}
+		b[i] = hi<<4 | lo
+	}
 	return ed25519.PublicKey(b), nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // AppendAnswer appends the answer object for query (only its masked form is
