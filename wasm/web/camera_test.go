@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/yrd-hcx/hcx/internal/qrcode"
 )
 
 // The camera: Chromium's fake capture device plays a Y4M video of a QR
@@ -56,26 +57,27 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
-// qrVideo writes a Y4M video of text as a QR code at error-correction
-// level Q (what a health code uses), black on a white 640x480 frame,
-// scaled by a whole factor like a phone held up to the camera.
+// qrVideo writes a Y4M video of text as the QR code hcx draws for a
+// health code (internal/qrcode: level Q, the smallest version), dark on a
+// white 640x480 frame, scaled by a whole factor like a phone held up to
+// the camera.
 func qrVideo(t *testing.T, text string) string {
 	t.Helper()
-	q, err := qrcode.New(text, qrcode.High) // go-qrcode's High is level Q (25%)
+	q, err := qrcode.Encode(text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bm := q.Bitmap() // with its quiet zone
 	const W, H = 640, 480
-	scale := (H - 40) / len(bm)
-	ox, oy := (W-len(bm)*scale)/2, (H-len(bm)*scale)/2
+	n := q.Size() + 2*qrcode.Quiet
+	scale := (H - 40) / n
+	ox, oy := (W-n*scale)/2, (H-n*scale)/2
 	y := make([]byte, W*H)
 	for i := range y {
 		y[i] = 235 // white paper under a camera is not 255
 	}
-	for py := range len(bm) * scale {
-		for px := range len(bm) * scale {
-			if bm[py/scale][px/scale] {
+	for py := range n * scale {
+		for px := range n * scale {
+			if q.Black(px/scale-qrcode.Quiet, py/scale-qrcode.Quiet) {
 				y[(oy+py)*W+ox+px] = 20
 			}
 		}
