@@ -418,10 +418,12 @@
       if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
         throw new Error("this browser gives no camera to this page (it must be served over https or from localhost)");
       }
-      const media = navigator.mediaDevices.getUserMedia({ audio: false, video: { facingMode: "environment", width: { ideal: 640 }, height: { ideal: 480 } } });
+      // The camera and the decoder in parallel; a stream that arrives after
+      // the scan was stopped (or the decoder failed) is closed at once.
+      const media = navigator.mediaDevices.getUserMedia({ audio: false, video: { facingMode: "environment", width: { ideal: 640 }, height: { ideal: 480 } } })
+        .then((st) => { run.stream = st; if (run.stop) stopTracks(st); return st; });
       const [stream, dec] = await Promise.all([media, barcodeDetector().then((d) => d || zxing())]);
-      run.stream = stream;
-      if (run.stop) return stopScan(run);
+      if (run.stop) return;
       video.srcObject = stream;
       video.hidden = false;
       await video.play();
@@ -452,11 +454,13 @@
     }
   }
 
+  function stopTracks(stream) { for (const t of stream.getTracks()) t.stop(); }
+
   function stopScan(run) {
     run = run || scanning;
     if (!run) return;
     run.stop = true;
-    if (run.stream) for (const t of run.stream.getTracks()) t.stop();
+    if (run.stream) stopTracks(run.stream);
     if (scanning === run) {
       scanning = null;
       video.srcObject = null;

@@ -159,3 +159,39 @@ func logScan(t *testing.T, tab context.Context) {
 	t.Logf("camera: %s, first %d frames %.1f ms a frame, then %d frames %.1f ms a frame (640x480)", first.Decoder,
 		first.Frames, first.DecodeMs/float64(first.Frames), n, (later.DecodeMs-first.DecodeMs)/float64(max(n, 1)))
 }
+
+// TestCameraNoDecoder: where the browser has no BarcodeDetector and the
+// server no QR decoder, the page says so and releases the camera (every
+// track it was given ends); IDs are still answered.
+func TestCameraNoDecoder(t *testing.T) {
+	s := newSite(t) // without decoderFiles
+	ctx := browser(t, cameraFlags(qrVideo(t, s.red[0]))...)
+	tab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	// Keep every stream the page is given, to see that it stops them.
+	keep := `(() => { const md = navigator.mediaDevices, gum = md && md.getUserMedia.bind(md); window.__streams = [];
+  if (gum) md.getUserMedia = (c) => gum(c).then((s) => (window.__streams.push(s), s)); })()`
+	if err := chromedp.Do(tab, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		return chromedp.Void{}, tg.Call(ctx, "Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": keep}, nil)
+	}, chromedp.Navigate(s.front.URL+"/#token="+s.tokens[edgeRole]+"&scan&id="+s.red[0])); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := chromedp.Run(tab, chromedp.Evaluate[page](settled(true), chromedp.EvalAwaitPromise)); err != nil || p.Status != "red" {
+		t.Fatalf("%+v %v", p, err)
+	}
+	got, err := chromedp.Run(tab, chromedp.Evaluate[string](`new Promise((resolve) => {
+  const t0 = Date.now();
+  (function poll() {
+    const msg = document.getElementById("scan-state").textContent, v = document.getElementById("camera");
+    const live = window.__streams.flatMap((s) => s.getTracks()).filter((tr) => tr.readyState !== "ended").length;
+    if ("BarcodeDetector" in window) return resolve("has BarcodeDetector");
+    if (msg.includes("QR decoder") && v.hidden && window.__streams.length > 0 && live === 0 &&
+        document.getElementById("scan").getAttribute("aria-pressed") === "false") return resolve("ok");
+    if (Date.now() - t0 > 20000) return resolve("state: " + msg + ", streams " + window.__streams.length + ", live tracks " + live);
+    setTimeout(poll, 50);
+  })();
+})`, chromedp.EvalAwaitPromise))
+	if err != nil || (got != "ok" && got != "has BarcodeDetector") {
+		t.Fatalf("%q %v", got, err)
+	}
+}
