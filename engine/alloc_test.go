@@ -2,7 +2,10 @@
 
 package engine
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // The lookup paths must not allocate (the race detector's instrumentation
 // allocates, hence the build tag).
@@ -10,6 +13,11 @@ func TestLookupAllocs(t *testing.T) {
 	s, _, ids := randomSnapshot(t, 4, 1000, 4, Options{})
 	b := []byte(ids[0])
 	out := make([]Result, len(ids))
+	trust := testTrust(t)
+	code := []byte(goldenCode)
+	bad := []byte(goldenCode[:len(goldenCode)-3])
+	now := codeIssued.Add(time.Hour)
+	edge := openEdge(t, goldenEdge(t))
 	for name, f := range map[string]func(){
 		"Lookup listed":    func() { s.Lookup(ids[1]) },
 		"Lookup absent":    func() { s.Lookup("11010519491231002X") },
@@ -20,6 +28,11 @@ func TestLookupAllocs(t *testing.T) {
 		"ParseIDBytes":     func() { _, _ = testCal.ParseIDBytes(b) },
 		"AppendMask":       func() { var buf [32]byte; _ = AppendMask(buf[:0], ids[3]) },
 		"Day.AppendFormat": func() { var d [16]byte; _ = DateOf(2026, 1, 2).AppendFormat(d[:0]) },
+		"VerifyCode valid": func() { VerifyCode(code, trust, now) },
+		"VerifyCode bad":   func() { VerifyCode(bad, trust, now) },
+		"LookupID":         func() { s.LookupID(11010519491231002) },
+		"CheckIDAt":        func() { edge.CheckIDAt(11010519491231002, now) },
+		"TrustList.Find":   func() { trust.Find(Kid{1}) },
 	} {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s: %v allocs", name, n)

@@ -19,8 +19,8 @@ const DefaultBloomFPR = 0.01
 
 // Options configure a Builder. The zero value builds with DefaultRegions,
 // the zero key (tests only), DefaultCalendar, a bloom filter at
-// DefaultBloomFPR tested before the exact index, version 0 and the build
-// time of time.Now.
+// DefaultBloomFPR tested before the exact index, an empty trust list,
+// version 0 and the build time of time.Now.
 type Options struct {
 	Key     Key
 	Regions []string // region names, in index order; at most MaxRegions
@@ -33,8 +33,11 @@ type Options struct {
 	// cache, and BenchmarkLookupExactOnly shows the exact index alone about
 	// 2x slower on the 99%-absent mix gates see.
 	ExactOnly bool
-	Version   uint64
-	Built     time.Time
+	// Trust is the trust list of health-code issuers the snapshot carries;
+	// nil is the empty list.
+	Trust   *TrustList
+	Version uint64
+	Built   time.Time
 }
 
 // Builder collects pseudonymised records and builds a Snapshot. Not safe for
@@ -117,6 +120,17 @@ func (b *Builder) SetListDate(i int, d Day) error {
 	return nil
 }
 
+// SetIngested records when region i's current list was ingested: its
+// freshness counts from the earlier of this and the start of its list date
+// (RegionInfo.FreshFrom).
+func (b *Builder) SetIngested(i int, t time.Time) error {
+	if i < 0 || i >= len(b.regions) {
+		return ErrRegion
+	}
+	b.regions[i].Ingested = t
+	return nil
+}
+
 // Add records that region i lists pseudonym p in colour c (Red or Yellow)
 // since the given day (NoDay if unknown). The same person may be added by
 // several regions, or twice by one: red wins, and the earliest since at the
@@ -143,8 +157,9 @@ func (b *Builder) Build() *Snapshot {
 
 	nreg := len(b.regions)
 	s := &Snapshot{
-		key: b.opts.Key,
-		cal: b.opts.Calendar,
+		key:   b.opts.Key,
+		cal:   b.opts.Calendar,
+		trust: b.opts.Trust,
 		info: Info{
 			Version: b.opts.Version,
 			Built:   b.opts.Built,
@@ -158,6 +173,9 @@ func (b *Builder) Build() *Snapshot {
 	}
 	if s.info.Built.IsZero() {
 		s.info.Built = time.Now()
+	}
+	if s.trust == nil {
+		s.trust = &TrustList{}
 	}
 	for i := range nreg {
 		s.regRed[i], s.regYellow[i] = roaring.New(), roaring.New()
@@ -323,12 +341,14 @@ func cmpRecord(a, b record) int {
 
 // AddRegion copies region from's list in snapshot s into the builder as
 // region to: how a publisher carries the other regions' lists over when one
-// region uploads a new day. The list date is copied too.
+// region uploads a new day. The list date and ingest time are copied too:
+// a list carried over is as old as it was.
 func (b *Builder) AddRegion(to int, s *Snapshot, from int) error {
 	if to < 0 || to >= len(b.regions) || from < 0 || from >= len(s.regRed) {
 		return ErrRegion
 	}
 	b.regions[to].ListDate = s.info.Regions[from].ListDate
+	b.regions[to].Ingested = s.info.Regions[from].Ingested
 	b.Grow(int(s.regRed[from].GetCardinality() + s.regYellow[from].GetCardinality()))
 	for _, c := range []struct {
 		bm    *roaring.Bitmap

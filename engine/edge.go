@@ -14,7 +14,7 @@ import (
 	"github.com/bits-and-blooms/bloom/v3"
 )
 
-// The edge filter (DESIGN section 6, FORMAT.md "Edge filter") lets a
+// The edge filter (FORMAT.md "Edge filter") lets a
 // verifier answer offline: per region, a bloom filter of the people it lists
 // red and one of those it lists yellow, keyed by SipHash under a public
 // random salt (never the secret pseudonym key), signed by the publisher.
@@ -30,16 +30,23 @@ import (
 
 // Edge filter layout (FORMAT.md has the byte tables):
 //
-//	header (64) | region table (56 x R) | region blocks (8-aligned) | trailer
+//	header (64) | region table (56 x R) | trust list | region blocks (8-aligned) | trailer
 //	trailer = SHA-256 over everything before it (32) | Ed25519 signature (64)
+//
+// Version 2 has no trust list (and its header's bytes 60-63 are reserved).
 const (
-	edgeMagic         = "HCXEDGE\x00"
-	EdgeFormatVersion = 2 // 1: development builds (other probes); refused
-	edgeHeaderSize    = 64
-	edgeEntrySize     = 56
-	edgeBlockHead     = 24 // salt, rate
-	edgeBloomHead     = 24 // n, m, k, reserved
-	edgeSigLabel      = "hcx edge filter signature v1\x00"
+	edgeMagic = "HCXEDGE\x00"
+	// EdgeFormatVersion is the version written; readers accept it and
+	// MinEdgeFormatVersion (FORMAT.md "Versions"). Version 3 added the
+	// trust list and the regions' ingest times; version 1 was development
+	// builds' other probe positions, refused.
+	EdgeFormatVersion    = 3
+	MinEdgeFormatVersion = 2
+	edgeHeaderSize       = 64
+	edgeEntrySize        = 56
+	edgeBlockHead        = 24 // salt, rate
+	edgeBloomHead        = 24 // n, m, k, reserved
+	edgeSigLabel         = "hcx edge filter signature v1\x00"
 	// EdgeSaltSize is the size of a region's public salt (a SipHash key).
 	EdgeSaltSize = 16
 	// maxEdgeK bounds the probes per key; DefaultEdgeFPR needs 17 per filter.
@@ -163,14 +170,18 @@ func (b *edgeBloom) estimatedFPR() float64 {
 }
 
 // EdgeRegion is one region's part of an edge filter: its salt and its red
-// and yellow bloom filters, or, when Covered is false, only its name and list
-// date (no filter matches its live list). Immutable once built or opened;
-// safe for concurrent use.
+// and yellow bloom filters, or, when Covered is false, only its name, list
+// date and ingest time (no filter matches its live list). Immutable once
+// built or opened; safe for concurrent use.
 type EdgeRegion struct {
 	Name     string
 	ListDate Day
 	Covered  bool
-	Ingested time.Time // when the list was parsed and this part built
+	// Ingested is when the list was ingested: in a part, when the part was
+	// built; in an assembled filter, the snapshot's RegionInfo.Ingested
+	// (zero when unknown). Freshness counts from the earlier of it and the
+	// start of the list date, in filters of format version 3.
+	Ingested time.Time
 	Digest   ListDigest
 
 	salt        [EdgeSaltSize]byte
@@ -183,6 +194,16 @@ type EdgeRegion struct {
 // answers are not known to the verifier, which says so.
 func UncoveredRegion(name string, listDate Day) *EdgeRegion {
 	return &EdgeRegion{Name: name, ListDate: listDate}
+}
+
+// WithIngested returns a copy of the region (sharing its filters) whose
+// ingest time is t: a publisher assembling a filter gives each region its
+// snapshot's ingest time (RegionInfo.Ingested), so that servers and
+// verifiers count freshness from the same instant.
+func (r *EdgeRegion) WithIngested(t time.Time) *EdgeRegion {
+	c := *r
+	c.Ingested = t
+	return &c
 }
 
 // Counts returns how many people the region's red and yellow filters hold.
@@ -385,6 +406,9 @@ type EdgeFilterOptions struct {
 	// Zone is where list dates start (the publisher's --tz); only its UTC
 	// offset at Built is recorded.
 	Zone *time.Location
+	// Trust is the trust list of health-code issuers the filter carries
+	// (the snapshot's); nil is the empty list.
+	Trust *TrustList
 }
 
 // EdgeFilter is a verified, decoded edge filter: what an offline verifier
@@ -397,6 +421,10 @@ type EdgeFilter struct {
 	offset  int32 // the zone's UTC offset, seconds
 	regions []*EdgeRegion
 	cal     *Calendar
+	trust   *TrustList // never nil
+	// ingestKnown: the regions' ingest times count for freshness (format
+	// version 3; in version 2 only a part's build time was recorded).
+	ingestKnown bool
 
 	staleAt       int64   // Unix ns after which the whole filter is stale
 	regionStaleAt []int64 // per region: after this its list is not current
@@ -460,8 +488,11 @@ func NewEdgeFilter(opts EdgeFilterOptions, regions []*EdgeRegion) (*EdgeFilter, 
 		opts.Zone = CST
 	}
 	_, off := opts.Built.In(opts.Zone).Zone()
+	if opts.Trust == nil {
+		opts.Trust = &TrustList{}
+	}
 	f := &EdgeFilter{built: opts.Built, maxAge: opts.MaxAge, fpr: opts.FPR, version: opts.Version,
-		offset: int32(off), regions: slices.Clone(regions)}
+		offset: int32(off), regions: slices.Clone(regions), trust: opts.Trust, ingestKnown: true}
 	f.prepare(nil)
 	return f, nil
 }
@@ -480,7 +511,11 @@ func (f *EdgeFilter) prepare(cal *Calendar) {
 		if r.ListDate == NoDay || !r.Covered {
 			f.regionStaleAt[i] = math.MinInt64
 		} else {
-			f.regionStaleAt[i] = r.ListDate.Time(loc).Add(f.maxAge).UnixNano()
+			ingested := r.Ingested
+			if !f.ingestKnown {
+				ingested = time.Time{}
+			}
+			f.regionStaleAt[i] = freshFrom(r.ListDate, ingested, loc).Add(f.maxAge).UnixNano()
 		}
 		f.hot[i] = edgeHot{k0: r.k0, k1: r.k1, staleAt: f.regionStaleAt[i], covered: r.Covered,
 			red:    edgeProbe{r.red.words, r.red.m, r.red.k},
@@ -535,16 +570,29 @@ func (f *EdgeFilter) CheckBytesAt(b []byte, now time.Time) EdgeResult {
 	return edgeCheck(f, b, now.UnixNano())
 }
 
+// CheckIDAt answers for an ID already validated (a health code's holder)
+// as of now. It does not allocate.
+func (f *EdgeFilter) CheckIDAt(id ID, now time.Time) EdgeResult {
+	var body [bodyLen]byte
+	id.Body(&body)
+	return f.probe(load64(body[0:8]), load64(body[8:16]), body[16], now.UnixNano())
+}
+
 func edgeCheck[T string | []byte](f *EdgeFilter, id T, now int64) EdgeResult {
 	s, err := validate(f.cal, id)
 	if err != nil {
 		return EdgeResult{Err: err.(IDError)}
 	}
+	return f.probe(load64(s[0:8]), load64(s[8:16]), s[16], now)
+}
+
+// probe tests the 17 body digits (two little-endian words and the last
+// digit) against every region.
+func (f *EdgeFilter) probe(m0, m1 uint64, last byte, now int64) EdgeResult {
 	if now > f.staleAt {
 		return EdgeResult{Stale: true, NotCurrent: 1<<uint(len(f.regions)) - 1}
 	}
 	r := EdgeResult{Status: Green}
-	m0, m1, last := load64(s[0:8]), load64(s[8:16]), s[16]
 	hot := f.hot
 	for i := range hot {
 		reg := &hot[i]
@@ -603,9 +651,9 @@ func (f *EdgeFilter) Info() EdgeInfo {
 	info := EdgeInfo{Built: f.built, MaxAge: f.maxAge, StaleAt: f.built.Add(f.maxAge), FPR: f.fpr,
 		Version: f.version, ZoneOffset: int(f.offset)}
 	for i, r := range f.regions {
-		ri := EdgeRegionInfo{Name: r.Name, ListDate: r.ListDate, Covered: r.Covered}
+		ri := EdgeRegionInfo{Name: r.Name, ListDate: r.ListDate, Covered: r.Covered, Ingested: r.Ingested}
 		if r.Covered {
-			ri.Ingested, ri.FPR = r.Ingested, r.fpr
+			ri.FPR = r.fpr
 			ri.Red, ri.Yellow = r.Counts()
 			ri.CurrentUntil = time.Unix(0, f.regionStaleAt[i])
 			info.EstimatedFPR += r.red.estimatedFPR() + r.yellow.estimatedFPR()
@@ -617,6 +665,10 @@ func (f *EdgeFilter) Info() EdgeInfo {
 	return info
 }
 
+// TrustList returns the issuers whose health codes the publisher
+// recognises (never nil; empty in a filter of format version 2).
+func (f *EdgeFilter) TrustList() *TrustList { return f.trust }
+
 // Regions returns the filter's regions in order (shared; do not modify).
 func (f *EdgeFilter) Regions() []*EdgeRegion { return f.regions }
 
@@ -624,9 +676,10 @@ func (f *EdgeFilter) Regions() []*EdgeRegion { return f.regions }
 // clock with.
 func (f *EdgeFilter) Calendar() *Calendar { return f.cal }
 
-// MarshalBinary encodes the filter, unsigned (SignEdge signs it).
+// MarshalBinary encodes the filter, unsigned (SignEdge signs it), in the
+// current format version.
 func (f *EdgeFilter) MarshalBinary() ([]byte, error) {
-	return encodeEdge(f.built, f.maxAge, f.fpr, f.version, f.offset, f.regions), nil
+	return encodeEdge(f.built, f.maxAge, f.fpr, f.version, f.offset, f.regions, f.trust)
 }
 
 // MarshalBinary encodes one region's part as a one-region, unsigned edge
@@ -635,12 +688,13 @@ func (r *EdgeRegion) MarshalBinary() ([]byte, error) {
 	if !r.Covered {
 		return nil, edgeErr(ErrEdgeBuild, 0, "an uncovered region has no part to store")
 	}
-	return encodeEdge(r.Ingested, DefaultEdgeMaxAge, r.fpr, 0, 8*3600, []*EdgeRegion{r}), nil
+	return encodeEdge(r.Ingested, DefaultEdgeMaxAge, r.fpr, 0, 8*3600, []*EdgeRegion{r}, nil)
 }
 
-func encodeEdge(built time.Time, maxAge time.Duration, fpr float64, version uint64, offset int32, regions []*EdgeRegion) []byte {
+func encodeEdge(built time.Time, maxAge time.Duration, fpr float64, version uint64, offset int32, regions []*EdgeRegion, trust *TrustList) ([]byte, error) {
 	le := binary.LittleEndian
-	size := edgeHeaderSize + edgeEntrySize*len(regions)
+	trustSize := trustBinarySize(trust.Len()) // a multiple of 8: the blocks stay aligned
+	size := edgeHeaderSize + edgeEntrySize*len(regions) + trustSize
 	for _, r := range regions {
 		if r.Covered {
 			size += edgeBlockSize(r)
@@ -657,15 +711,20 @@ func encodeEdge(built time.Time, maxAge time.Duration, fpr float64, version uint
 	le.PutUint64(out[40:], math.Float64bits(fpr))
 	le.PutUint64(out[48:], version)
 	le.PutUint32(out[56:], uint32(offset))
+	le.PutUint32(out[60:], uint32(trustSize))
+	out, err := trust.AppendBinary(out)
+	if err != nil {
+		return nil, err
+	}
 	for i, r := range regions {
 		e := out[edgeHeaderSize+i*edgeEntrySize:]
 		copy(e[:16], r.Name)
 		le.PutUint32(e[16:], uint32(r.ListDate))
+		le.PutUint64(e[24:], uint64(unixNanoOrZero(r.Ingested)))
 		if !r.Covered {
 			continue
 		}
 		le.PutUint32(e[20:], 1)
-		le.PutUint64(e[24:], uint64(r.Ingested.UnixNano()))
 		le.PutUint64(e[32:], uint64(r.Digest))
 		le.PutUint64(e[40:], uint64(len(out)))
 		le.PutUint64(e[48:], uint64(edgeBlockSize(r)))
@@ -683,7 +742,7 @@ func encodeEdge(built time.Time, maxAge time.Duration, fpr float64, version uint
 	}
 	sum := sha256.Sum256(out)
 	out = append(out, sum[:]...)
-	return append(out, make([]byte, ed25519.SignatureSize)...)
+	return append(out, make([]byte, ed25519.SignatureSize)...), nil
 }
 
 func edgeBlockSize(r *EdgeRegion) int {
@@ -767,8 +826,9 @@ func edgeEnvelope(b []byte) error {
 		return edgeErr(ErrEdgeTruncated, len(b), strconv.Itoa(len(b))+" bytes, shorter than header and trailer")
 	}
 	le := binary.LittleEndian
-	if v := le.Uint16(b[8:]); v != EdgeFormatVersion {
-		return edgeErr(ErrEdgeVersion, 8, "version "+strconv.Itoa(int(v))+", this build reads "+strconv.Itoa(EdgeFormatVersion))
+	if v := le.Uint16(b[8:]); v < MinEdgeFormatVersion || v > EdgeFormatVersion {
+		return edgeErr(ErrEdgeVersion, 8, "version "+strconv.Itoa(int(v))+", this build reads "+
+			strconv.Itoa(MinEdgeFormatVersion)+" to "+strconv.Itoa(EdgeFormatVersion))
 	}
 	if size := le.Uint64(b[16:]); size != uint64(len(b)) {
 		err := ErrEdgeTruncated
@@ -784,11 +844,14 @@ func edgeEnvelope(b []byte) error {
 	return nil
 }
 
-// decodeEdge decodes the structure behind a checked envelope.
+// decodeEdge decodes the structure behind a checked envelope (format
+// version 2 or 3).
 func decodeEdge(b []byte) (*EdgeFilter, error) {
 	le := binary.LittleEndian
 	t := len(b) - trailerSize
-	if le.Uint16(b[10:]) != 0 || le.Uint32(b[60:]) != 0 {
+	v3 := le.Uint16(b[8:]) >= 3
+	trustSize := uint64(le.Uint32(b[60:])) // reserved, zero, in version 2
+	if le.Uint16(b[10:]) != 0 || !v3 && trustSize != 0 {
 		return nil, edgeErr(ErrEdgeCorrupt, 10, "reserved header bits set")
 	}
 	nreg := le.Uint32(b[12:])
@@ -796,11 +859,13 @@ func decodeEdge(b []byte) (*EdgeFilter, error) {
 		return nil, edgeErr(ErrEdgeCorrupt, 12, strconv.Itoa(int(nreg))+" regions")
 	}
 	f := &EdgeFilter{
-		built:   time.Unix(0, int64(le.Uint64(b[24:]))),
-		maxAge:  time.Duration(le.Uint64(b[32:])),
-		fpr:     math.Float64frombits(le.Uint64(b[40:])),
-		version: le.Uint64(b[48:]),
-		offset:  int32(le.Uint32(b[56:])),
+		built:       time.Unix(0, int64(le.Uint64(b[24:]))),
+		maxAge:      time.Duration(le.Uint64(b[32:])),
+		fpr:         math.Float64frombits(le.Uint64(b[40:])),
+		version:     le.Uint64(b[48:]),
+		offset:      int32(le.Uint32(b[56:])),
+		trust:       &TrustList{},
+		ingestKnown: v3,
 	}
 	if f.maxAge <= 0 {
 		return nil, edgeErr(ErrEdgeCorrupt, 32, "maximum age not positive")
@@ -811,7 +876,16 @@ func decodeEdge(b []byte) (*EdgeFilter, error) {
 	if f.offset < -18*3600 || f.offset > 18*3600 {
 		return nil, edgeErr(ErrEdgeCorrupt, 56, "zone offset out of range")
 	}
-	next := edgeHeaderSize + int(nreg)*edgeEntrySize // blocks follow in table order, no gaps
+	next := edgeHeaderSize + int(nreg)*edgeEntrySize // the trust list, then blocks in table order, no gaps
+	if v3 {
+		if trustSize%8 != 0 || trustSize > uint64(t-next) {
+			return nil, edgeErr(ErrEdgeCorrupt, 60, "trust list of "+strconv.FormatUint(trustSize, 10)+" bytes")
+		}
+		if err := f.trust.decode(b[next:next+int(trustSize)], next); err != nil {
+			return nil, err
+		}
+		next += int(trustSize)
+	}
 	for i := range int(nreg) {
 		at := edgeHeaderSize + i*edgeEntrySize
 		e := b[at : at+edgeEntrySize]
@@ -826,9 +900,14 @@ func decodeEdge(b []byte) (*EdgeFilter, error) {
 		}
 		r := &EdgeRegion{Name: name, ListDate: Day(int32(le.Uint32(e[16:])))}
 		f.regions = append(f.regions, r)
+		uncovered := e[24:] // version 3: an uncovered region has an ingest time
+		if v3 {
+			r.Ingested = timeOrZero(int64(le.Uint64(e[24:])))
+			uncovered = e[32:]
+		}
 		switch flags := le.Uint32(e[20:]); flags {
 		case 0:
-			if !allZero(e[24:]) {
+			if !allZero(uncovered) {
 				return nil, edgeErr(ErrEdgeCorrupt, at+24, "uncovered region with a filter")
 			}
 			continue
@@ -840,7 +919,9 @@ func decodeEdge(b []byte) (*EdgeFilter, error) {
 			return nil, edgeErr(ErrEdgeCorrupt, at+16, "covered region without a list date")
 		}
 		r.Covered = true
-		r.Ingested = time.Unix(0, int64(le.Uint64(e[24:])))
+		if !v3 {
+			r.Ingested = time.Unix(0, int64(le.Uint64(e[24:])))
+		}
 		r.Digest = ListDigest(le.Uint64(e[32:]))
 		off, l := le.Uint64(e[40:]), le.Uint64(e[48:])
 		if off != uint64(next) || l > uint64(t-next) || l < edgeBlockHead+2*edgeBloomHead {

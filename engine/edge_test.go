@@ -57,7 +57,12 @@ func buildEdgeRegion(t testing.TB, l edgeList, seed byte, fpr float64) *EdgeRegi
 // signedEdge assembles, encodes and signs a filter over regions.
 func signedEdge(t testing.TB, regions []*EdgeRegion, fpr float64) []byte {
 	t.Helper()
-	f, err := NewEdgeFilter(EdgeFilterOptions{Built: edgeBuilt, FPR: fpr, Version: 9}, regions)
+	return signedEdgeWith(t, EdgeFilterOptions{Built: edgeBuilt, FPR: fpr, Version: 9}, regions)
+}
+
+func signedEdgeWith(t testing.TB, opts EdgeFilterOptions, regions []*EdgeRegion) []byte {
+	t.Helper()
+	f, err := NewEdgeFilter(opts, regions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,21 +96,69 @@ func goldenEdgeLists() []edgeList {
 	}
 }
 
+// goldenEdge also carries the test trust list, and an ingest time for the
+// uncovered region.
 func goldenEdge(t testing.TB) []byte {
 	t.Helper()
 	var regions []*EdgeRegion
 	for i, l := range goldenEdgeLists() {
 		regions = append(regions, buildEdgeRegion(t, l, byte(16*i), 1e-3))
 	}
-	regions = append(regions, UncoveredRegion("ah", DateOf(2026, 11, 20)))
-	return signedEdge(t, regions, 6e-3)
+	ah := UncoveredRegion("ah", DateOf(2026, 11, 20))
+	ah.Ingested = time.Date(2026, 11, 20, 3, 0, 0, 0, CST)
+	return signedEdgeWith(t, EdgeFilterOptions{Built: edgeBuilt, FPR: 6e-3, Version: 9, Trust: testTrust(t)}, append(regions, ah))
 }
 
-// TestEdgeGolden pins the edge filter format and the hashing: server, files
-// and every verifier build must agree (go test ./engine -run EdgeGolden
-// -update rewrites it, only for a deliberate format change).
+// TestEdgeGolden pins the current edge filter format and the hashing:
+// server, files and every verifier build must agree (go test ./engine -run
+// EdgeGolden -update rewrites it, only for a deliberate format change; the
+// file of the version it replaces stays for TestEdgeGoldenPrevious).
 func TestEdgeGolden(t *testing.T) {
-	want := checkGolden(t, "edge-golden.bin", goldenEdge(t))
+	want := checkGolden(t, "edge-v3.bin", goldenEdge(t))
+	if v := le16(want[8:]); v != EdgeFormatVersion {
+		t.Fatalf("golden file is version %d, current %d", v, EdgeFormatVersion)
+	}
+	f := checkEdgeGoldenAnswers(t, want)
+	if !f.TrustList().Equal(testTrust(t)) {
+		t.Fatal("trust list")
+	}
+	if in := f.Info().Regions; !in[3].Ingested.Equal(time.Date(2026, 11, 20, 3, 0, 0, 0, CST)) || !in[0].Ingested.Equal(edgeBuilt.Add(-time.Hour)) {
+		t.Fatalf("ingest times %+v", in)
+	}
+	// Re-encoding what was opened gives the same bytes.
+	again, _ := f.MarshalBinary()
+	if err := SignEdge(again, edgeKey); err != nil || !bytes.Equal(again, want) {
+		t.Fatal("decode/encode does not round-trip")
+	}
+}
+
+// TestEdgeGoldenPrevious: a filter of the previous format version (what
+// verifiers in the field hold, and the parts an earlier hcx stored) still
+// opens and answers the same, with an empty trust list. The file is never
+// rewritten.
+func TestEdgeGoldenPrevious(t *testing.T) {
+	b := readFixture(t, "edge-v2.bin")
+	if v := le16(b[8:]); v != MinEdgeFormatVersion {
+		t.Fatalf("fixture is version %d", v)
+	}
+	f := checkEdgeGoldenAnswers(t, b)
+	if f.TrustList().Len() != 0 {
+		t.Fatal("a version 2 filter has no trust list")
+	}
+	// What it opens to is written in the current version.
+	again, _ := f.MarshalBinary()
+	if err := SignEdge(again, edgeKey); err != nil {
+		t.Fatal(err)
+	}
+	if g := openEdge(t, again); le16(again[8:]) != EdgeFormatVersion || g.Check("11010519491231002X").Answer() != "red" {
+		t.Fatal("re-encoded")
+	}
+}
+
+// checkEdgeGoldenAnswers opens a golden filter and checks what every
+// format version answers alike.
+func checkEdgeGoldenAnswers(t *testing.T, want []byte) *EdgeFilter {
+	t.Helper()
 	f := openEdge(t, want)
 	for _, c := range []struct {
 		id         string
@@ -136,11 +189,7 @@ func TestEdgeGolden(t *testing.T) {
 		info.Regions[0].Red != 2 || info.Regions[0].Yellow != 1 || info.Regions[2].Red != 0 || info.Records != 5 {
 		t.Fatalf("info %+v", info)
 	}
-	// Re-encoding what was opened gives the same bytes.
-	again, _ := f.MarshalBinary()
-	if err := SignEdge(again, edgeKey); err != nil || !bytes.Equal(again, want) {
-		t.Fatal("decode/encode does not round-trip")
-	}
+	return f
 }
 
 // TestEdgeHash: the salted hash is SipHash-2-4 of the 17 body digits, as
@@ -252,7 +301,12 @@ func TestEdgeBitsPerRecord(t *testing.T) {
 }
 
 func TestEdgeStaleness(t *testing.T) {
-	f := openEdge(t, goldenEdge(t))
+	for name, b := range map[string][]byte{"current": goldenEdge(t), "previous": readFixture(t, "edge-v2.bin")} {
+		t.Run(name, func(t *testing.T) { checkEdgeStaleness(t, openEdge(t, b)) })
+	}
+}
+
+func checkEdgeStaleness(t *testing.T, f *EdgeFilter) {
 	id := "11010519491231002X"
 	// Fresh: built 08:00 on 2026-11-27, max age 36h.
 	if r := f.CheckAt(id, edgeBuilt.Add(35*time.Hour)); r.Stale || r.Answer() != "red" {
@@ -271,6 +325,46 @@ func TestEdgeStaleness(t *testing.T) {
 	}
 	if r := f.CheckAt("110105194912310021", edgeBuilt.Add(48*time.Hour)); r.Answer() != "invalid" {
 		t.Fatalf("invalid while stale: %+v", r)
+	}
+}
+
+// TestEdgeFreshness: a region's list is current for the maximum age from
+// the earlier of the start of its list date and its ingest time, in a
+// version 3 filter; a version 2 filter counts from the list date alone.
+func TestEdgeFreshness(t *testing.T) {
+	tomorrow := edgeDay + 1
+	var salt [EdgeSaltSize]byte
+	b, _ := NewEdgeRegionBuilder("sh", tomorrow, salt, 1e-3)
+	_ = b.Add([]byte("11010519491231002X"), Red)
+	tonight := time.Date(2026, 11, 27, 20, 0, 0, 0, CST) // tomorrow's list, published tonight
+	part := b.Build(tonight, 1)
+	published := tonight.Add(12 * time.Hour) // the filter itself stays fresh past the list
+	f := openEdge(t, signedEdgeWith(t, EdgeFilterOptions{Built: published}, []*EdgeRegion{part}))
+	if got, want := f.Info().Regions[0].CurrentUntil, tonight.Add(DefaultEdgeMaxAge); !got.Equal(want) {
+		t.Fatalf("current until %v, want %v (from the ingest time)", got, want)
+	}
+	if r := f.CheckAt("11010519491231002X", tonight.Add(DefaultEdgeMaxAge+time.Second)); r.NotCurrent != 1 || r.Stale {
+		t.Fatalf("past the ingest time + max age: %+v", r)
+	}
+	if r := f.CheckAt("11010519491231002X", tonight.Add(DefaultEdgeMaxAge)); r.NotCurrent != 0 {
+		t.Fatalf("at the ingest time + max age: %+v", r)
+	}
+	// Ingested after the list date began: the list date counts.
+	old, _ := NewEdgeRegionBuilder("sh", edgeDay-3, salt, 1e-3)
+	_ = old.Add([]byte("11010519491231002X"), Red)
+	g := openEdge(t, signedEdgeWith(t, EdgeFilterOptions{Built: published}, []*EdgeRegion{old.Build(tonight, 1)}))
+	if got, want := g.Info().Regions[0].CurrentUntil, (edgeDay - 3).Time(CST).Add(DefaultEdgeMaxAge); !got.Equal(want) {
+		t.Fatalf("an old list: current until %v, want %v", got, want)
+	}
+
+	// The version 2 fixture with sh's ingest time moved a day before its
+	// list date: still counted from the list date (version 2 recorded
+	// only a part's build time).
+	v2 := readFixture(t, "edge-v2.bin")
+	binary.LittleEndian.PutUint64(v2[edgeHeaderSize+24:], uint64(edgeDay.Time(CST).Add(-24*time.Hour).UnixNano()))
+	h := openEdge(t, resealEdge(v2))
+	if got, want := h.Info().Regions[0].CurrentUntil, edgeDay.Time(CST).Add(DefaultEdgeMaxAge); !got.Equal(want) {
+		t.Fatalf("version 2: current until %v, want %v", got, want)
 	}
 }
 
@@ -326,7 +420,12 @@ func TestEdgeBadData(t *testing.T) {
 		{"bad signature", mod(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), nil, ErrEdgeSignature},
 		{"no key", good, ed25519.PublicKey{}, ErrEdgeNoKey},
 		{"version 1 (development builds)", hdr(8, 1, 2), nil, ErrEdgeVersion},
-		{"version 3", hdr(8, 3, 2), nil, ErrEdgeVersion},
+		{"version 4", hdr(8, 4, 2), nil, ErrEdgeVersion},
+		{"version 3 read as 2", hdr(8, 2, 2), nil, ErrEdgeCorrupt},
+		{"trust list length odd", hdr(60, 8+72*3-4, 4), nil, ErrEdgeCorrupt},
+		{"trust list length huge", hdr(60, 1<<31, 4), nil, ErrEdgeCorrupt},
+		{"trust list length short", hdr(60, 8+72*2, 4), nil, ErrTrustList},
+		{"trust list corrupt", resealEdge(mod(func(b []byte) []byte { b[edgeHeaderSize+4*edgeEntrySize+8+16] ^= 1; return b })), nil, ErrTrustList},
 		{"flags", hdr(10, 1, 2), nil, ErrEdgeCorrupt},
 		{"no regions", hdr(12, 0, 4), nil, ErrEdgeCorrupt},
 		{"65 regions", hdr(12, 65, 4), nil, ErrEdgeCorrupt},
@@ -338,6 +437,7 @@ func TestEdgeBadData(t *testing.T) {
 		{"region twice", resealEdge(mod(func(b []byte) []byte { copy(b[edgeHeaderSize+edgeEntrySize:], "sh\x00"); return b })), nil, ErrEdgeCorrupt},
 		{"region flags", hdr(edgeHeaderSize+20, 3, 4), nil, ErrEdgeCorrupt},
 		{"uncovered with data", hdr(edgeHeaderSize+3*edgeEntrySize+40, 8, 8), nil, ErrEdgeCorrupt},
+		{"uncovered with a digest", hdr(edgeHeaderSize+3*edgeEntrySize+32, 8, 8), nil, ErrEdgeCorrupt},
 		{"covered without date", hdr(edgeHeaderSize+16, 1<<31, 4), nil, ErrEdgeCorrupt},
 		{"block offset", hdr(edgeHeaderSize+40, block+8, 8), nil, ErrEdgeCorrupt},
 		{"block length", hdr(edgeHeaderSize+48, 1<<40, 8), nil, ErrEdgeCorrupt},
@@ -451,12 +551,14 @@ func TestEdgeBloomContainer(t *testing.T) {
 // FuzzOpenEdge: hostile edge filters return errors, never panic; whatever
 // opens answers checks.
 func FuzzOpenEdge(f *testing.F) {
-	golden, err := os.ReadFile(filepath.Join("testdata", "edge-golden.bin"))
-	if err != nil {
-		f.Fatal(err)
+	for _, name := range []string{"edge-v3.bin", "edge-v2.bin"} {
+		golden, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(golden)
+		f.Add(golden[:len(golden)-trailerSize])
 	}
-	f.Add(golden)
-	f.Add(golden[:len(golden)-trailerSize])
 	f.Add([]byte(edgeMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Most mutations die at the checksum or signature; reseal and sign
@@ -471,7 +573,9 @@ func FuzzOpenEdge(f *testing.F) {
 			}
 			e.Check("11010519491231002X")
 			e.CheckAt("440524188001010014", time.Unix(0, 0))
+			e.CheckIDAt(11010519491231002, time.Unix(0, 0))
 			e.Info()
+			VerifyCode([]byte(goldenCode), e.TrustList(), codeIssued)
 			if _, err := OpenEdgeRegion(in); err == nil && len(e.Regions()) != 1 {
 				t.Fatal("a part with several regions")
 			}

@@ -20,13 +20,17 @@ import (
 //	header (64 bytes) | section table (24 bytes each) | sections (8-aligned) | trailer
 //	trailer = SHA-256 over everything before it (32) | Ed25519 signature (64)
 const (
-	snapMagic      = "HCXSNAP\x00"
-	FormatVersion  = 1
-	headerSize     = 64
-	sectionEntry   = 24
-	trailerSize    = 32 + ed25519.SignatureSize
-	maxSections    = 16
-	signatureLabel = "hcx snapshot signature v1\x00"
+	snapMagic = "HCXSNAP\x00"
+	// FormatVersion is the version MarshalBinary writes; readers accept it
+	// and MinFormatVersion (FORMAT.md "Versions"). Version 2 added the
+	// regions' ingest times and the trust list.
+	FormatVersion    = 2
+	MinFormatVersion = 1
+	headerSize       = 64
+	sectionEntry     = 24
+	trailerSize      = 32 + ed25519.SignatureSize
+	maxSections      = 16
+	signatureLabel   = "hcx snapshot signature v1\x00"
 )
 
 // Section tags.
@@ -37,6 +41,7 @@ const (
 	secOver   = 'O' | 'V'<<8 | 'E'<<16 | 'R'<<24
 	secBitmap = 'B' | 'M'<<8 | 'A'<<16 | 'P'<<24
 	secBloom  = 'B' | 'L'<<8 | 'O'<<16 | 'M'<<24
+	secTrust  = 'T' | 'R'<<8 | 'S'<<16 | 'T'<<24
 )
 
 // Errors from opening a snapshot file. They are wrapped in a *FormatError
@@ -77,6 +82,10 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 		tag  uint32
 		data []byte
 	}
+	trust, err := s.trust.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
 	secs := []section{
 		{secMeta, s.encodeMeta()},
 		{secKeys, encodeU64s(s.keys)},
@@ -95,7 +104,7 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 			bm.WriteByte(0)
 		}
 	}
-	secs = append(secs, section{secBitmap, bm.Bytes()})
+	secs = append(secs, section{secBitmap, bm.Bytes()}, section{secTrust, trust})
 	if s.bloom != nil {
 		d := make([]byte, 16, 16+8*len(s.bloomBits))
 		binary.LittleEndian.PutUint64(d[0:], s.bloomM)
@@ -183,8 +192,9 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 		return nil, formatErr(ErrTruncated, len(b), "%d bytes, shorter than header and trailer", len(b))
 	}
 	le := binary.LittleEndian
-	if v := le.Uint16(b[8:]); v != FormatVersion {
-		return nil, formatErr(ErrVersion, 8, "version %d, this build reads %d", v, FormatVersion)
+	version := le.Uint16(b[8:])
+	if version < MinFormatVersion || version > FormatVersion {
+		return nil, formatErr(ErrVersion, 8, "version %d, this build reads %d to %d", version, MinFormatVersion, FormatVersion)
 	}
 	if size := le.Uint64(b[16:]); size != uint64(len(b)) {
 		err := ErrTruncated
@@ -241,13 +251,23 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 		}
 		secs[tag] = data
 	}
-	for _, tag := range []uint32{secMeta, secKeys, secSince, secOver, secBitmap} {
+	required := []uint32{secMeta, secKeys, secSince, secOver, secBitmap, secTrust}
+	if version == 1 {
+		required = required[:5] // no trust list yet
+	}
+	for _, tag := range required {
 		if _, ok := secs[tag]; !ok {
 			return nil, formatErr(ErrCorrupt, headerSize, "section %q missing", tagName(tag))
 		}
 	}
-	if err := s.decodeMeta(secs[secMeta]); err != nil {
+	if err := s.decodeMeta(secs[secMeta], version); err != nil {
 		return nil, err
+	}
+	s.trust = &TrustList{}
+	if d, ok := secs[secTrust]; ok && version >= 2 {
+		if err := s.trust.UnmarshalBinary(d); err != nil {
+			return nil, err
+		}
 	}
 	if uint64(len(secs[secKeys])) != 8*n || uint64(len(secs[secSince])) != 2*n {
 		return nil, formatErr(ErrCorrupt, 56, "%d records but sections of %d and %d bytes", n, len(secs[secKeys]), len(secs[secSince]))
@@ -280,11 +300,17 @@ func (s *Snapshot) encodeMeta() []byte {
 		d = append(d, byte(len(r.Name)))
 		d = append(d, r.Name...)
 		d = binary.LittleEndian.AppendUint32(d, uint32(r.ListDate))
+		d = binary.LittleEndian.AppendUint64(d, uint64(unixNanoOrZero(r.Ingested)))
 	}
 	return d
 }
 
-func (s *Snapshot) decodeMeta(d []byte) error {
+// decodeMeta reads the region table; version 1 has no ingest times.
+func (s *Snapshot) decodeMeta(d []byte, version uint16) error {
+	ingestSize := 8
+	if version == 1 {
+		ingestSize = 0
+	}
 	if len(d) < 1 || d[0] == 0 || int(d[0]) > MaxRegions {
 		return formatErr(ErrCorrupt, 0, "meta: bad region count")
 	}
@@ -292,7 +318,7 @@ func (s *Snapshot) decodeMeta(d []byte) error {
 	d = d[1:]
 	s.info.Regions = make([]RegionInfo, n)
 	for i := range n {
-		if len(d) < 1 || len(d) < 1+int(d[0])+4 {
+		if len(d) < 1 || len(d) < 1+int(d[0])+4+ingestSize {
 			return formatErr(ErrCorrupt, 0, "meta: region %d truncated", i)
 		}
 		name := string(d[1 : 1+d[0]])
@@ -301,7 +327,10 @@ func (s *Snapshot) decodeMeta(d []byte) error {
 		}
 		d = d[1+len(name):]
 		s.info.Regions[i] = RegionInfo{Name: name, ListDate: Day(int32(binary.LittleEndian.Uint32(d)))}
-		d = d[4:]
+		if ingestSize > 0 {
+			s.info.Regions[i].Ingested = timeOrZero(int64(binary.LittleEndian.Uint64(d[4:])))
+		}
+		d = d[4+ingestSize:]
 	}
 	if len(d) != 0 {
 		return formatErr(ErrCorrupt, 0, "meta: %d trailing bytes", len(d))

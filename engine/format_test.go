@@ -14,10 +14,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// goldenSnapshot is small and fully deterministic.
+// goldenSnapshot is small and fully deterministic: three people, four
+// regions (one list ingested before the start of its date, one with no
+// ingest time), and a trust list of three issuers, one revoked.
 func goldenSnapshot(t testing.TB) *Snapshot {
 	t.Helper()
-	b, err := NewBuilder(Options{Key: refKey, Calendar: testCal, Version: 42, Built: time.Date(2026, 11, 27, 8, 0, 0, 0, CST)})
+	b, err := NewBuilder(Options{Key: refKey, Calendar: testCal, Version: 42, Built: time.Date(2026, 11, 27, 8, 0, 0, 0, CST),
+		Trust: testTrust(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,17 +33,87 @@ func goldenSnapshot(t testing.TB) *Snapshot {
 	for i := range 4 {
 		_ = b.SetListDate(i, day)
 	}
+	for i, at := range goldenIngested {
+		_ = b.SetIngested(i, at)
+	}
 	return b.Build()
 }
 
-// TestGolden pins the byte format: a change here is a format change and
-// needs a new FormatVersion (go test ./engine -run Golden -update).
+// goldenIngested are the golden snapshot's ingest times by region: the
+// last region's is unknown.
+var goldenIngested = []time.Time{
+	time.Date(2026, 11, 26, 6, 30, 0, 0, CST),
+	time.Date(2026, 11, 25, 22, 0, 0, 0, CST), // before its list date began
+	time.Date(2026, 11, 26, 9, 0, 0, 0, CST),
+}
+
+// TestGolden pins the byte format of the current version: a change here
+// is a format change and needs a new FormatVersion, with the file of the
+// version it replaces kept for TestGoldenPrevious (go test ./engine -run
+// Golden -update rewrites only the current one).
 func TestGolden(t *testing.T) {
 	got, err := goldenSnapshot(t).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := checkGolden(t, "golden.snap", got)
+	want := checkGolden(t, "snapshot-v2.bin", got)
+	if v := le16(want[8:]); v != FormatVersion {
+		t.Fatalf("golden file is version %d, current %d", v, FormatVersion)
+	}
+	s := checkGoldenAnswers(t, want)
+	if !s.TrustList().Equal(testTrust(t)) {
+		t.Fatalf("trust list %+v", s.TrustList().Issuers())
+	}
+	for i, r := range s.Regions() {
+		var want time.Time
+		if i < len(goldenIngested) {
+			want = goldenIngested[i]
+		}
+		if !r.Ingested.Equal(want) {
+			t.Errorf("%s ingested %v, want %v", r.Name, r.Ingested, want)
+		}
+	}
+	// Re-encoding what was opened gives the same bytes.
+	if again, _ := s.MarshalBinary(); !bytes.Equal(again, want) {
+		t.Fatal("decode/encode does not round-trip")
+	}
+}
+
+// TestGoldenPrevious: a file of the previous format version, written by
+// the hcx release before, still opens and answers the same (readers move
+// before writers: FORMAT.md "Versions"), with an empty trust list and no
+// ingest times. The file is never rewritten.
+func TestGoldenPrevious(t *testing.T) {
+	b := readFixture(t, "snapshot-v1.bin")
+	if v := le16(b[8:]); v != MinFormatVersion {
+		t.Fatalf("fixture is version %d", v)
+	}
+	s := checkGoldenAnswers(t, b)
+	if s.TrustList().Len() != 0 {
+		t.Fatal("a version 1 snapshot has no trust list")
+	}
+	for _, r := range s.Regions() {
+		if !r.Ingested.IsZero() {
+			t.Errorf("%s: ingest time %v from a version 1 file", r.Name, r.Ingested)
+		}
+	}
+	// Carried over into a new build, its lists keep what they had.
+	nb, _ := NewBuilder(Options{Key: refKey, Calendar: testCal})
+	for i := range s.Regions() {
+		if err := nb.AddRegion(i, s, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := nb.Build()
+	if r := again.Lookup("11010519491231002X"); r.Status != Red || again.Regions()[2].ListDate != s.Regions()[2].ListDate || !again.Regions()[0].Ingested.IsZero() {
+		t.Fatalf("carried over: %+v %+v", r, again.Regions())
+	}
+}
+
+// checkGoldenAnswers opens a golden snapshot file and checks its answers,
+// which every format version gives alike.
+func checkGoldenAnswers(t *testing.T, want []byte) *Snapshot {
+	t.Helper()
 	s, err := OpenBytes(want, OpenOptions{Key: refKey, Calendar: testCal})
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +128,7 @@ func TestGolden(t *testing.T) {
 	if info := s.Info(); info.Version != 42 || info.Regions[2].ListDate.String() != "2026-11-26" {
 		t.Fatalf("golden info %+v", info)
 	}
+	return s
 }
 
 func TestSignature(t *testing.T) {
@@ -105,7 +179,16 @@ func TestBadData(t *testing.T) {
 		{"truncated by one", good[:len(good)-1], refKey, ErrTruncated},
 		{"truncated in half", good[:len(good)/2], refKey, ErrTruncated},
 		{"extra byte", append(bytes.Clone(good), 0), refKey, ErrCorrupt},
-		{"wrong version", mod(func(b []byte) []byte { le.PutUint16(b[8:], 2); return b }), refKey, ErrVersion},
+		{"version 0", mod(func(b []byte) []byte { le.PutUint16(b[8:], 0); return b }), refKey, ErrVersion},
+		{"version 3", mod(func(b []byte) []byte { le.PutUint16(b[8:], 3); return b }), refKey, ErrVersion},
+		{"version 2 read as 1", mod(func(b []byte) []byte { le.PutUint16(b[8:], 1); return reseal(b) }), refKey, ErrCorrupt},
+		{"no trust list", mod(func(b []byte) []byte { le.PutUint32(sec(b, 5), 0x58585858); return reseal(b) }), refKey, ErrCorrupt},
+		{"trust list corrupt", mod(func(b []byte) []byte {
+			off := le.Uint64(sec(b, 5)[8:])
+			b[off+8+16] ^= 1 // a kid
+			le.PutUint32(sec(b, 5)[4:], crc32c(b[off:off+le.Uint64(sec(b, 5)[16:])]))
+			return reseal(b)
+		}), refKey, ErrTrustList},
 		{"flipped byte in keys", mod(func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }), refKey, ErrChecksum},
 		{"flipped byte in trailer", mod(func(b []byte) []byte { b[len(b)-trailerSize] ^= 1; return b }), refKey, ErrChecksum},
 		{"wrong key", good, testKey, ErrKeyMismatch},
@@ -142,6 +225,7 @@ func TestBadData(t *testing.T) {
 	}
 }
 
+func le16(b []byte) uint16     { return binary.LittleEndian.Uint16(b) }
 func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
 func le64(b []byte) uint64     { return binary.LittleEndian.Uint64(b) }
 func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
@@ -165,4 +249,15 @@ func checkGolden(t *testing.T, name string, got []byte) []byte {
 		t.Fatalf("encoding changed: %d bytes, golden %d (rerun with -update only for a deliberate format change)", len(got), len(want))
 	}
 	return want
+}
+
+// readFixture reads testdata/name, a file -update never rewrites (one
+// written by an earlier format version).
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

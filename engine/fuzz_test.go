@@ -42,12 +42,14 @@ func FuzzParseID(f *testing.F) {
 // FuzzOpenBytes: hostile snapshot files return errors, never panic, and
 // whatever opens answers lookups without panicking.
 func FuzzOpenBytes(f *testing.F) {
-	golden, err := os.ReadFile(filepath.Join("testdata", "golden.snap"))
-	if err != nil {
-		f.Fatal(err)
+	for _, name := range []string{"snapshot-v2.bin", "snapshot-v1.bin"} {
+		golden, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(golden)
+		f.Add(golden[:len(golden)-trailerSize])
 	}
-	f.Add(golden)
-	f.Add(golden[:len(golden)-trailerSize])
 	f.Add([]byte(snapMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Most mutations die at the checksum; reseal so the decoders behind
@@ -63,7 +65,9 @@ func FuzzOpenBytes(f *testing.F) {
 			s.Lookup("11010519491231002X")
 			s.LookupRegion(0, "440524188001010014")
 			s.LookupRegion(len(s.Regions())-1, "11010519491231002X")
+			s.LookupID(11010519491231002)
 			s.Counts()
+			VerifyCode([]byte(goldenCode), s.TrustList(), codeIssued)
 		}
 	})
 }

@@ -22,7 +22,7 @@ const bodyLen = 17
 // constants below or use errors.As.
 type IDError uint8
 
-// Rejection reasons, each one a person can act on (DESIGN section 1).
+// Rejection reasons, each one a person can act on (docs/http-api.md).
 const (
 	ErrIDLength     IDError = iota + 1 // not 18 characters after trimming
 	ErrIDNonDigit                      // a character other than 0-9 (or X/x last)
@@ -88,7 +88,8 @@ type Calendar struct {
 	known atomic.Int32
 }
 
-// CST is China Standard Time (UTC+8), the zone DESIGN section 1 dates use.
+// CST is China Standard Time (UTC+8), the zone list dates and "today" are in
+// unless configured otherwise.
 var CST = time.FixedZone("CST", 8*3600)
 
 // NewCalendar returns a calendar for loc. now is the clock (nil means
@@ -133,7 +134,7 @@ func (c *Calendar) readClock(ymd int32) bool {
 	return ymd <= today
 }
 
-// ParseID validates s as DESIGN section 1 says, with today taken from
+// ParseID validates s as Calendar.ParseID does, with today taken from
 // DefaultCalendar. It does not allocate.
 func ParseID(s string) (ID, error) { return DefaultCalendar.ParseID(s) }
 
@@ -280,7 +281,7 @@ func (id ID) Birth() Day {
 }
 
 // Mask returns the display form of an ID, keeping only its first and last
-// four characters (DESIGN section 1): "3101**********123X". The input is
+// four characters: "3101**********123X". The input is
 // trimmed; anything shorter than 9 characters is masked whole.
 func Mask(s string) string {
 	var buf [64]byte

@@ -17,9 +17,32 @@ const MaxRegions = 64
 // RegionInfo describes one region's list in a snapshot.
 type RegionInfo struct {
 	Name     string `json:"region"`
-	ListDate Day    `json:"-"`      // NoDay when the region has no list yet
-	Red      int    `json:"red"`    // people this region lists red
-	Yellow   int    `json:"yellow"` // people this region lists yellow
+	ListDate Day    `json:"-"` // NoDay when the region has no list yet
+	// Ingested is when the list was ingested; zero when unknown (a list
+	// from a snapshot of format version 1).
+	Ingested time.Time `json:"-"`
+	Red      int       `json:"red"`    // people this region lists red
+	Yellow   int       `json:"yellow"` // people this region lists yellow
+}
+
+// FreshFrom is when the region's list starts to age: the start of its list
+// date in loc, or its ingest time when that is earlier (a list dated
+// tomorrow and uploaded tonight is as old as its upload, not a day
+// younger). Zero when the region has no list. A list is stale once it is
+// older than the maximum age (docs/http-api.md).
+func (r RegionInfo) FreshFrom(loc *time.Location) time.Time {
+	return freshFrom(r.ListDate, r.Ingested, loc)
+}
+
+func freshFrom(d Day, ingested time.Time, loc *time.Location) time.Time {
+	if d == NoDay {
+		return time.Time{}
+	}
+	t := d.Time(loc)
+	if !ingested.IsZero() && ingested.Before(t) {
+		return ingested
+	}
+	return t
 }
 
 // Info is a snapshot's metadata.
@@ -59,9 +82,10 @@ func (r Result) Source(i int) Status {
 // once (Builder, OpenBytes) and then only read: all methods are safe for
 // concurrent use, and a Snapshot never changes after it is published.
 type Snapshot struct {
-	info Info
-	key  Key
-	cal  *Calendar
+	info  Info
+	key   Key
+	cal   *Calendar
+	trust *TrustList // never nil
 
 	// Exact index: keys are the sorted unique pseudonyms; a key's position
 	// is its ordinal. table[b] is the first ordinal whose top bits are b, so
@@ -94,6 +118,10 @@ type Snapshot struct {
 // Info returns the snapshot's metadata. The Regions slice is shared: do not
 // modify it.
 func (s *Snapshot) Info() Info { return s.info }
+
+// TrustList returns the issuers whose health codes the snapshot's
+// publisher recognises (never nil; empty in a snapshot of format version 1).
+func (s *Snapshot) TrustList() *TrustList { return s.trust }
 
 // Len returns the number of distinct listed people.
 func (s *Snapshot) Len() int { return len(s.keys) }
@@ -149,17 +177,25 @@ func lookupBatch[T string | []byte](s *Snapshot, ids []T, out []Result) []Result
 	return out
 }
 
+// LookupID answers for an ID already validated (a health code's holder).
+// It does not allocate.
+func (s *Snapshot) LookupID(id ID) Result { return s.lookupPseudonym(uint64(s.key.Of(id))) }
+
 func lookup[T string | []byte](s *Snapshot, id T) Result {
 	p, err := pseudonymOf(s.key, s.cal, id)
 	if err != nil {
 		return Result{Err: err.(IDError), Since: NoDay}
 	}
+	return s.lookupPseudonym(uint64(p))
+}
+
+func (s *Snapshot) lookupPseudonym(p uint64) Result {
 	// The bloom test is written out here rather than left to find: it
 	// answers 99% of lookups, and the calls cost several ns (BenchmarkLookup).
-	if s.useBloom && !bloomTest(s.bloomBits, s.bloomM, s.bloomK, uint64(p)) {
+	if s.useBloom && !bloomTest(s.bloomBits, s.bloomM, s.bloomK, p) {
 		return Result{Status: Green, Since: NoDay}
 	}
-	ord, ok := s.exact(uint64(p))
+	ord, ok := s.exact(p)
 	if !ok {
 		return Result{Status: Green, Since: NoDay}
 	}

@@ -16,7 +16,7 @@ type refListing struct {
 // reference is the independent model: id -> region -> listing.
 type reference map[string]map[int]refListing
 
-// add applies DESIGN's rules within one region: red beats yellow, the
+// add applies the merge rules within one region: red beats yellow, the
 // earliest known since at the kept colour wins, unknown loses to any date.
 func (ref reference) add(id string, region int, c Status, since Day) {
 	regs := ref[id]

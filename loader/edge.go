@@ -14,7 +14,7 @@ import (
 	"github.com/yrd-hcx/hcx/engine"
 )
 
-// The edge filter's parts (DESIGN section 6). Raw IDs never reach disk, and
+// The edge filter's parts (FORMAT.md "Edge filter"). Raw IDs never reach disk, and
 // the stored lists hold only pseudonyms under the secret key, so a region's
 // part of the edge filter (bloom filters under a fresh public salt) is built
 // while its daily file is parsed, from the IDs the parser hands to
@@ -176,7 +176,8 @@ type EdgeExport struct {
 // matching part is listed as not covered, and verifiers say so. maxAge is
 // how long verifiers trust the filter after the snapshot was built (0:
 // engine.DefaultEdgeMaxAge). ErrNoEdge if no region is covered. The file is
-// deterministic for a snapshot and its parts.
+// deterministic for a snapshot and its parts. It carries the snapshot's
+// trust list and its regions' ingest times.
 func (s *Store) EdgeFilter(snap *engine.Snapshot, maxAge time.Duration) (*EdgeExport, error) {
 	ex := &EdgeExport{}
 	regions := make([]*engine.EdgeRegion, 0, len(snap.Regions()))
@@ -185,18 +186,17 @@ func (s *Store) EdgeFilter(snap *engine.Snapshot, maxAge time.Duration) (*EdgeEx
 		part, why := s.edgePart(snap, i)
 		if part == nil {
 			ex.Uncovered = append(ex.Uncovered, r.Name+": "+why)
-			regions = append(regions, engine.UncoveredRegion(r.Name, r.ListDate))
-			continue
+			part = engine.UncoveredRegion(r.Name, r.ListDate)
 		}
 		fpr += 2 * part.FPR()
-		regions = append(regions, part)
+		regions = append(regions, part.WithIngested(r.Ingested)) // the snapshot's, for the same freshness
 	}
 	if len(ex.Uncovered) == len(regions) {
 		return ex, fmt.Errorf("%w (%s)", ErrNoEdge, strings.Join(ex.Uncovered, "; "))
 	}
 	info := snap.Info()
 	f, err := engine.NewEdgeFilter(engine.EdgeFilterOptions{Built: info.Built, MaxAge: maxAge, FPR: fpr,
-		Version: info.Version, Zone: s.Calendar.Location()}, regions)
+		Version: info.Version, Zone: s.Calendar.Location(), Trust: snap.TrustList()}, regions)
 	if err != nil {
 		return ex, err
 	}

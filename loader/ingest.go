@@ -210,6 +210,7 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 
 	b, err := engine.NewBuilder(engine.Options{
 		Key: s.Key, Regions: s.Regions, Calendar: s.Calendar, Version: nextVersion(cur), Built: time.Now(),
+		Trust: trustOf(cur), // issuer.go: the trust list carries over
 	})
 	if err != nil {
 		return reports, cur, err
@@ -233,6 +234,7 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 		if err := b.SetListDate(i, l.date); err != nil {
 			return reports, cur, err
 		}
+		_ = b.SetIngested(i, time.Now()) // i is in range: SetListDate took it; AddRegion carries the others'
 	}
 	snap := b.Build()
 	file, err := snap.MarshalBinary()

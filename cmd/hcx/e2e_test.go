@@ -156,6 +156,7 @@ func TestScripts(t *testing.T) {
 			"dirstate":    cmdDirstate,
 			"perm":        cmdPerm,
 			"tokenstored": cmdTokenStored,
+			"issuerkey":   cmdIssuerKey, // issuer_e2e_test.go
 			"output":      cmdOutput,
 			"gzip":        cmdGzip,
 		},

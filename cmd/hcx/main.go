@@ -83,6 +83,7 @@ func init() {
 		{"edge", "export --data DIR --out FILE | check --pubkey HEX --filter FILE", "write the signed edge filter for offline verifiers; check IDs against one", cmdEdge},
 		{"bench", benchArgs, "load a server and check its answers: throughput, latency percentiles, errors", cmdBench},
 		{"snapshot", "export --data DIR --out DIR", "write the signed snapshot and a manifest for a static host replicas can follow", cmdSnapshot},
+		{"issuer", "add|list|revoke --data DIR ...", "health-code issuer keys and the trust list: add (prints the kid), list, revoke", cmdIssuer},
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package answer renders lookup results as the JSON objects of the HTTP API
-// (DESIGN section 5), for the server and for `hcx lookup`, which prints the
+// (docs/http-api.md), for the server and for `hcx lookup`, which prints the
 // same objects.
 //
 // # Concurrency
@@ -17,7 +17,7 @@ import (
 )
 
 // DefaultMaxAge is how old a region's newest list may be before every answer
-// names the region as stale (DESIGN: --max-age 36h).
+// names the region as stale (--max-age, 36h).
 const DefaultMaxAge = 36 * time.Hour
 
 // View is what all answers from one snapshot at one moment share: the
@@ -31,7 +31,8 @@ type View struct {
 }
 
 // NewView prepares answers from s as of now: a region's list dated D counts
-// from the start of D in loc, and is stale once older than maxAge.
+// from the start of D in loc, or from its ingest time if that is earlier
+// (engine.RegionInfo.FreshFrom), and is stale once older than maxAge.
 func NewView(s *engine.Snapshot, now time.Time, maxAge time.Duration, loc *time.Location) *View {
 	v := &View{Snap: s, AsOf: engine.NoDay}
 	for _, r := range s.Regions() {
@@ -39,7 +40,7 @@ func NewView(s *engine.Snapshot, now time.Time, maxAge time.Duration, loc *time.
 		if r.ListDate != engine.NoDay && r.ListDate > v.AsOf {
 			v.AsOf = r.ListDate
 		}
-		if r.ListDate == engine.NoDay || now.Sub(r.ListDate.Time(loc)) > maxAge {
+		if r.ListDate == engine.NoDay || now.Sub(r.FreshFrom(loc)) > maxAge {
 			v.StaleList = append(v.StaleList, r.Name)
 		}
 	}

@@ -2,6 +2,7 @@ package answer
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -43,5 +44,32 @@ func TestAppendJSON(t *testing.T) {
 	r := s.Lookup("11010519491231002X")
 	if n := testing.AllocsPerRun(100, func() { buf = AppendJSON(buf[:0], v, "11010519491231002X", r) }); n != 0 {
 		t.Errorf("%v allocs", n)
+	}
+}
+
+// TestStaleFromIngest: a list counts from the earlier of the start of its
+// date and its ingest time, so tomorrow's list uploaded tonight is not a
+// day younger than it is.
+func TestStaleFromIngest(t *testing.T) {
+	b, _ := engine.NewBuilder(engine.Options{})
+	d, _ := engine.ParseDay("2026-11-27")
+	tonight := time.Date(2026, 11, 26, 20, 0, 0, 0, engine.CST)
+	for i := range 4 {
+		b.SetListDate(i, d)
+	}
+	b.SetIngested(0, tonight)                                         // tomorrow's list, uploaded tonight
+	b.SetIngested(1, time.Date(2026, 11, 27, 6, 0, 0, 0, engine.CST)) // after its date began: the date counts
+	s := b.Build()                                                    // zj and ah: ingest time unknown
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{tonight.Add(DefaultMaxAge), "[]"},
+		{tonight.Add(DefaultMaxAge + time.Second), "[sh]"},
+		{d.Time(engine.CST).Add(DefaultMaxAge + time.Second), "[sh js zj ah]"},
+	} {
+		if got := fmt.Sprint(NewView(s, c.at, DefaultMaxAge, engine.CST).StaleList); got != c.want {
+			t.Errorf("at %v: stale %s, want %s", c.at, got, c.want)
+		}
 	}
 }
