@@ -10,6 +10,7 @@
 //	await hcx.load(filterBytes, publicKeyHex, {lastSeen: {version, built}}) // no rollback past what a page saw before
 //	hcx.check("11010519491231002X")   // {id, status, probable, error?, sources, stale}
 //	hcx.checkMany(["...", "..."])     // an array of the same
+//	hcx.verifyCode("HCX1:...")        // {valid, pass, id, region, codeStatus, status, probable, ...} or {valid: false, pass: false, error}
 //	hcx.info()                        // dates, per-region freshness, rates
 //
 // A bad argument or a bad filter comes back as a rejected promise or an
@@ -58,6 +59,7 @@ func register() js.Value {
 	api.Set("load", fn(load))
 	api.Set("check", fn(check))
 	api.Set("checkMany", fn(checkMany))
+	api.Set("verifyCode", fn(verifyCode))
 	api.Set("info", fn(info))
 	api.Set("formatVersion", engine.EdgeFormatVersion)
 	js.Global().Set("hcx", api)
@@ -173,6 +175,22 @@ func check(args []js.Value) any {
 	}
 	id := args[0].String()
 	out = verifier.AppendAnswer(out[:0], filter, id, filter.Check(id))
+	return jsJSON.Call("parse", string(out))
+}
+
+// verifyCode(text: string): CodeAnswer | Error
+//
+// A health code verified offline: its signature against the filter's
+// trust list, then its holder against the filters (wasm/verifier's
+// AppendCodeAnswer has the object).
+func verifyCode(args []js.Value) any {
+	if filter == nil {
+		return newError("hcx.verifyCode: no filter loaded (hcx.load first)")
+	}
+	if len(args) < 1 || args[0].Type() != js.TypeString {
+		return newError("hcx.verifyCode(text: string)")
+	}
+	out = verifier.AppendCodeAnswer(out[:0], filter, []byte(args[0].String()), time.Now())
 	return jsJSON.Call("parse", string(out))
 }
 

@@ -21,9 +21,11 @@ import (
 
 var (
 	pub, priv, _ = ed25519.GenerateKey(nil)
-	pubHex       = hex.EncodeToString(pub)
-	ids          = fixture.IDs(4, 2000)
-	api          = register()
+	// issuer signs sh's health codes; the filters' trust lists hold it.
+	issuerPub, issuer, _ = ed25519.GenerateKey(nil)
+	pubHex               = hex.EncodeToString(pub)
+	ids                  = fixture.IDs(4, 2000)
+	api                  = register()
 )
 
 // signedFilter: sh lists ids[:1000] (every third red), js lists ids[1000:1500]
@@ -53,7 +55,11 @@ func signedFilterAt(t testing.TB, version uint64, built time.Time) []byte {
 		regions = append(regions, b.Build(built, 0))
 	}
 	regions = append(regions, engine.UncoveredRegion("zj", today-3), engine.UncoveredRegion("ah", engine.NoDay))
-	f, err := engine.NewEdgeFilter(engine.EdgeFilterOptions{Built: built, FPR: 4e-5, Version: version}, regions)
+	trust, err := engine.NewTrustList(engine.TrustedIssuer{Region: "sh", PublicKey: issuerPub, Status: engine.IssuerActive, Added: built})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := engine.NewEdgeFilter(engine.EdgeFilterOptions{Built: built, FPR: 4e-5, Version: version, Trust: trust}, regions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,6 +307,46 @@ func TestNoRollback(t *testing.T) {
 		v, ok := await(api.Call("load", bytesJS(signedFilter(t)), pubHex, bad))
 		if ok || !strings.Contains(v.Get("message").String(), "options") {
 			t.Errorf("options %v: resolved %v %v", js.Global().Get("JSON").Call("stringify", bad), ok, v.Get("message"))
+		}
+	}
+}
+
+// TestVerifyCode: a health code answered from the loaded filter's trust
+// list and filters: a green code of a person listed nowhere passes, one
+// of a person sh lists red does not (probable), an altered one is refused
+// by name; bad arguments are Errors.
+func TestVerifyCode(t *testing.T) {
+	seen = verifier.Seen{}
+	mustLoad(t, signedFilter(t), pubHex)
+	code := func(i int) string {
+		t.Helper()
+		id, _ := engine.ParseID(ids[i])
+		c, err := engine.IssueCode(nil, issuer, engine.CodeClaims{ID: id, Colour: engine.Green, Issued: time.Now().Add(-time.Minute), Expires: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(c)
+	}
+	stringify := func(v js.Value) string { return js.Global().Get("JSON").Call("stringify", v).String() }
+	if r := api.Call("verifyCode", code(1999)); !r.Get("valid").Bool() || !r.Get("pass").Bool() || r.Get("status").String() != "green" ||
+		r.Get("region").String() != "sh" || r.Get("id").String() != engine.Mask(ids[1999]) {
+		t.Errorf("green: %s", stringify(r))
+	}
+	if r := api.Call("verifyCode", code(0)); !r.Get("valid").Bool() || r.Get("pass").Bool() || r.Get("status").String() != "red" ||
+		!r.Get("probable").Bool() || r.Get("codeStatus").String() != "green" {
+		t.Errorf("listed red: %s", stringify(r))
+	}
+	bad := []byte(code(1999))
+	bad[len(engine.CodePrefix)+30] = '0' + (bad[len(engine.CodePrefix)+30]-'0'+1)%2 // low digit of a group: still Base45
+	if r := api.Call("verifyCode", string(bad)); r.Get("valid").Bool() || r.Get("pass").Bool() || r.Get("error").String() != "signature" {
+		t.Errorf("altered: %s", stringify(r))
+	}
+	if r := api.Call("verifyCode", ids[0]); r.Get("error").String() != "format" {
+		t.Errorf("an ID: %s", stringify(r))
+	}
+	for name, v := range map[string]js.Value{"verifyCode(42)": api.Call("verifyCode", 42), "verifyCode()": api.Call("verifyCode")} {
+		if !isError(v) {
+			t.Errorf("%s: %v", name, v)
 		}
 	}
 }

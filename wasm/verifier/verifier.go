@@ -80,20 +80,23 @@ func AppendAnswer[T string | []byte](dst []byte, f *engine.EdgeFilter, query T, 
 	dst = append(dst, `","status":"`...)
 	dst = append(dst, r.Answer()...)
 	dst = append(dst, `","probable":`...)
-	if r.Probable() {
-		dst = append(dst, "true"...)
-	} else {
-		dst = append(dst, "false"...)
-	}
+	dst = appendBool(dst, r.Probable())
 	if r.Status == engine.Invalid && !r.Stale {
 		dst = append(dst, `,"error":"`...)
 		dst = append(dst, r.Err.Reason()...)
 		return append(dst, `"}`...)
 	}
-	regions := f.Regions()
+	dst = appendSources(dst, f, r)
+	dst = appendStale(dst, f, r)
+	return append(dst, '}')
+}
+
+// appendSources appends `,"sources":[...]`: the regions whose filters hit,
+// with their colour.
+func appendSources(dst []byte, f *engine.EdgeFilter, r engine.EdgeResult) []byte {
 	dst = append(dst, `,"sources":[`...)
 	first := true
-	for i, reg := range regions {
+	for i, reg := range f.Regions() {
 		c := "red"
 		switch bit := uint64(1) << uint(i); {
 		case r.Red&bit != 0:
@@ -112,9 +115,15 @@ func AppendAnswer[T string | []byte](dst []byte, f *engine.EdgeFilter, query T, 
 		dst = append(dst, c...)
 		dst = append(dst, `"}`...)
 	}
-	dst = append(dst, `],"stale":[`...)
-	first = true
-	for i, reg := range regions {
+	return append(dst, ']')
+}
+
+// appendStale appends `,"stale":[...]`: the regions the answer cannot
+// vouch for.
+func appendStale(dst []byte, f *engine.EdgeFilter, r engine.EdgeResult) []byte {
+	dst = append(dst, `,"stale":[`...)
+	first := true
+	for i, reg := range f.Regions() {
 		if r.NotCurrent&(1<<uint(i)) == 0 {
 			continue
 		}
@@ -126,11 +135,12 @@ func AppendAnswer[T string | []byte](dst []byte, f *engine.EdgeFilter, query T, 
 		dst = append(dst, reg.Name...)
 		dst = append(dst, '"')
 	}
-	return append(dst, "]}"...)
+	return append(dst, ']')
 }
 
-// Stream reads IDs one a line from stdin until EOF (blank lines skipped)
-// and writes one answer a line (AppendAnswer) to stdout, in order. Output is
+// Stream reads IDs and health codes (lines starting HCX1:) one a line from
+// stdin until EOF (blank lines skipped) and writes one answer a line
+// (AppendAnswer, AppendCodeAnswer) to stdout, in order. Output is
 // flushed whenever stdin has nothing more buffered, so it works
 // interactively; the clock is read then too (a clock read is a host call in
 // WebAssembly), not once per ID.
@@ -167,11 +177,14 @@ func Stream(f *engine.EdgeFilter, stdin io.Reader, stdout io.Writer) error {
 			if now.IsZero() {
 				now = f.Calendar().Now()
 			}
-			r := f.CheckBytesAt(line, now)
-			if long {
-				r = engine.EdgeResult{Err: engine.ErrIDLength}
+			switch {
+			case long:
+				buf = AppendAnswer(buf[:0], f, line, engine.EdgeResult{Err: engine.ErrIDLength})
+			case IsCode(line):
+				buf = AppendCodeAnswer(buf[:0], f, line, now)
+			default:
+				buf = AppendAnswer(buf[:0], f, line, f.CheckBytesAt(line, now))
 			}
-			buf = AppendAnswer(buf[:0], f, line, r)
 			buf = append(buf, '\n')
 			if _, werr := out.Write(buf); werr != nil {
 				return werr

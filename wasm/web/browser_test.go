@@ -89,6 +89,9 @@ func newSite(t *testing.T) *site {
 		}
 		s.tokens[role] = tok
 	}
+	if _, err := st.AddIssuer("sh"); err != nil {
+		t.Fatal(err)
+	}
 	ids := fixture.IDs(61, 302)
 	listed := ids[:300]
 	for i, id := range listed {
@@ -116,7 +119,7 @@ func newSite(t *testing.T) *site {
 		defer cancel()
 		s.srv.Shutdown(ctx)
 	})
-	s.waitVersion(t, 1)
+	s.waitVersion(t, 2) // the issuer, then the lists
 
 	// The CSP hcx serve gives its page, so that the page is tested under it.
 	r, err := http.Get(s.api + "/")
@@ -177,6 +180,30 @@ func newSite(t *testing.T) *site {
 	s.front = httptest.NewServer(mux)
 	t.Cleanup(s.front.Close)
 	return s
+}
+
+// code issues a health code for id of the given colour, signed by sh's
+// issuer key, issued a minute ago and valid for a day.
+func (s *site) code(t *testing.T, id string, colour engine.Status) string {
+	t.Helper()
+	snap, _, err := s.st.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := s.st.IssuerKey(snap.TrustList(), "sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := engine.ParseID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	c, err := engine.IssueCode(nil, key, engine.CodeClaims{ID: pid, Colour: colour, Issued: now.Add(-time.Minute), Expires: now.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(c)
 }
 
 // ingest commits region's list of today (every third red, the rest
@@ -391,20 +418,20 @@ func TestNoRollback(t *testing.T) {
 	tok := s.tokens[edgeRole]
 	old := s.filter(t)
 	later := fixture.IDs(62, 3)
-	s.ingest(t, "js", later) // version 2: js lists later[0] red
-	s.waitVersion(t, 2)
+	s.ingest(t, "js", later) // version 3: js lists later[0] red
+	s.waitVersion(t, 3)
 
 	if p := s.open(t, ctx, "/#token="+tok+"&id="+later[0], true); p.Status != "red" {
-		t.Fatalf("version 2: %+v", p)
+		t.Fatalf("version 3: %+v", p)
 	}
-	s.serveFilter(old) // the attacker's turn: version 1, where later[0] was green
+	s.serveFilter(old) // the attacker's turn: version 2, where later[0] was green
 	p := s.open(t, ctx, "/#id="+later[0], true)
-	if p.Status != "error" || p.Error != "rollback" || !strings.Contains(p.Text, "version 1") {
-		t.Fatalf("replayed version 1: %+v", p)
+	if p.Status != "error" || p.Error != "rollback" || !strings.Contains(p.Text, "version 2") {
+		t.Fatalf("replayed version 2: %+v", p)
 	}
-	// A device that never saw version 2 takes version 1.
+	// A device that never saw version 3 takes version 2.
 	if p := s.open(t, browser(t), "/#token="+tok+"&id="+later[0], true); p.Status != "green" {
-		t.Fatalf("a fresh device, version 1: %+v", p)
+		t.Fatalf("a fresh device, version 2: %+v", p)
 	}
 
 	// Past its deadline: signed by the publisher, built 40 hours ago.
@@ -453,4 +480,66 @@ func TestWedge(t *testing.T) {
 	if err != nil || p.Status != "yellow" {
 		t.Fatalf("paste: %+v %v", p, err)
 	}
+}
+
+// TestCodes: health codes in the fragment, typed by a keyboard-wedge
+// scanner, and pasted: a green code of a person listed nowhere passes; a
+// green code of a person listed red since, and a red code, do not; an
+// altered code is refused with its reason; the answer shows the issuing
+// region, the masked ID and the times, and the code is not left in the
+// page.
+func TestCodes(t *testing.T) {
+	s := newSite(t)
+	ctx := browser(t)
+	tok := s.tokens[edgeRole]
+	green := s.code(t, s.green[0], engine.Green)
+	altered := []byte(green)
+	k := len(engine.CodePrefix) + 30 // the low digit of a Base45 group: the bytes change and still decode
+	altered[k] = '0' + (altered[k]-'0'+1)%2
+	for _, c := range []struct {
+		name, code                     string
+		status, pass, probable, errStr string
+	}{
+		{"green", green, "green", "true", "", ""},
+		{"listed red since", s.code(t, s.red[0], engine.Green), "red", "false", "true", ""},
+		{"red code", s.code(t, s.red[1], engine.Red), "red", "false", "true", ""},
+		{"altered", string(altered), "invalid", "false", "", "signature"},
+	} {
+		p := s.open(t, ctx, "/#token="+tok+"&code="+url.PathEscape(c.code), true)
+		if p.Status != c.status || p.Pass != c.pass || p.Probable != c.probable || p.Error != c.errStr || strings.Contains(p.Href, "#") {
+			t.Errorf("%s: %+v", c.name, p)
+		}
+		if c.errStr == "" && (!strings.Contains(p.Text, "Shanghai") || !strings.Contains(p.Text, "****")) {
+			t.Errorf("%s: the answer does not show the region and the masked ID: %q", c.name, p.Text)
+		}
+	}
+
+	// A keyboard-wedge scanner types the code and Enter.
+	tab, _ := s.openTab(t, ctx, "/", false)
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.activeElement.blur(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab, chromedp.KeyEvent(green+"\r")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := chromedp.Run(tab, chromedp.Evaluate[page](settled(true), chromedp.EvalAwaitPromise))
+	if err != nil || p.Status != "green" || p.Pass != "true" {
+		t.Fatalf("wedge: %+v %v", p, err)
+	}
+	left, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("id").value + document.body.innerText`))
+	if err != nil || strings.Contains(left, "HCX1") || strings.Contains(left, s.green[0][4:14]) {
+		t.Fatalf("the code or the whole ID is left on the page: %q %v", left, err)
+	}
+}
+
+// TestCameraCode: a health code's QR shown to the camera passes.
+func TestCameraCode(t *testing.T) {
+	s := newSite(t)
+	decoderFiles(t, s)
+	ctx := browser(t, cameraFlags(qrVideo(t, s.code(t, s.green[1], engine.Green)))...)
+	tab, p := s.openTab(t, ctx, "/#token="+s.tokens[edgeRole]+"&scan", true)
+	if p.Status != "green" || p.Pass != "true" {
+		t.Fatalf("camera: %+v", p)
+	}
+	logScan(t, tab)
 }

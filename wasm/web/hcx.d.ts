@@ -7,6 +7,7 @@
 //   go.run(instance);                            // sets globalThis.hcx synchronously
 //   const info = await hcx.load(new Uint8Array(await (await fetch("/v1/edge/filter")).arrayBuffer()), publicKeyHex);
 //   const r = hcx.check("11010519491231002X");
+//   const c = hcx.verifyCode("HCX1:...");        // a health code, verified offline
 //
 // A bad argument or filter never stops the instance: load rejects its
 // promise with an Error; check, checkMany and info return an Error value.
@@ -31,6 +32,36 @@ export interface CheckResult {
   /** Regions the answer cannot vouch for: not covered, or their list is older than the maximum age (absent for invalid). */
   stale?: string[];
 }
+
+/** A health code's verdict (docs/health-codes.md): the same object as POST /v1/codes/verify, from the filter. */
+export type CodeAnswer =
+  | {
+      valid: true;
+      /** A valid green code, and no region's filter lists the holder now. */
+      pass: boolean;
+      /** The holder's ID, masked. */
+      id: string;
+      /** The issuing region (from the trust list). */
+      region: string;
+      /** The colour the code was issued with. */
+      codeStatus: "green" | "yellow" | "red";
+      /** The holder's merged status now, from the filters; stale once the filter is too old. */
+      status: "green" | "yellow" | "red" | "stale";
+      /** true when status comes from a filter hit: check online. */
+      probable: boolean;
+      /** Always null offline: a filter does not carry since dates. */
+      since: null;
+      sources: { region: string; status: "red" | "yellow" }[];
+      /** RFC 3339, in the publisher's zone. */
+      issued: string;
+      expires: string;
+      stale: string[];
+    }
+  | {
+      valid: false;
+      pass: false;
+      error: "format" | "unknown_issuer" | "revoked_issuer" | "signature" | "not_yet_valid" | "expired";
+    };
 
 /** Per-region freshness. */
 export interface RegionInfo {
@@ -98,6 +129,8 @@ export interface HcxVerifier {
   check(id: string): CheckResult | Error;
   /** One result per ID, in order; an item that is not a string gives an Error in its place. */
   checkMany(ids: string[]): (CheckResult | Error)[] | Error;
+  /** Verifies a health code (HCX1:...) against the loaded filter's trust list, then its holder against the filters. */
+  verifyCode(text: string): CodeAnswer | Error;
   info(): FilterInfo | Error;
   /** The edge filter format version this build reads. */
   readonly formatVersion: number;
