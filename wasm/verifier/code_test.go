@@ -177,3 +177,36 @@ func TestStreamCodes(t *testing.T) {
 		t.Fatalf("%s", out.String())
 	}
 }
+
+// FuzzStream: whatever arrives on stdin, every answer is one JSON object a
+// line and no input line is echoed whole (beyond its masked form).
+func FuzzStream(f *testing.F) {
+	now := time.Now()
+	fx := newCodeFixture(f, now.Add(-time.Hour))
+	g := issue(f, fx.sh, 2, engine.Green, now.Add(-time.Minute), now.Add(time.Hour))
+	for _, s := range []string{ids[0] + "\n" + g + "\n", g[:70], "HCX1:\n\n  \t", flipChar(g, 3), "HCX1:" + ids[1], "\x00\xff<>\"\\\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var out strings.Builder
+		if err := Stream(fx.f, strings.NewReader(in), &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+			if l == "" && out.Len() == 0 {
+				continue
+			}
+			var v map[string]any
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Fatalf("not JSON: %q", l)
+			}
+		}
+		// A masked echo keeps four characters at each end and stars the
+		// rest, so only a line that has stars of its own can come back.
+		for _, l := range strings.Split(in, "\n") {
+			if l = strings.TrimSpace(l); len(l) > 8 && !strings.Contains(l, "*") && strings.Contains(out.String(), l) {
+				t.Fatalf("echoed %q", l)
+			}
+		}
+	})
+}
