@@ -111,12 +111,12 @@
   }
 
   const CODE_REASON = {
-    format: ["not a readable health code", "无法识别的健康码"],
-    unknown_issuer: ["issued by a key this verifier does not trust", "签发机构不在信任列表中"],
-    revoked_issuer: ["its issuer's key has been revoked", "签发密钥已被吊销"],
-    signature: ["the signature does not match: altered or forged", "签名不符：已被篡改或伪造"],
-    not_yet_valid: ["issued in the future: check this device's clock", "签发时间在未来：请检查本机时间"],
-    expired: ["expired: the holder must get a new code", "已过期：请持码人重新申领"],
+    format: ["This is not a readable health code.", "无法识别的健康码。"],
+    unknown_issuer: ["The code's issuer is not in the trust list.", "签发机构不在信任列表中。"],
+    revoked_issuer: ["The code's issuer key has been revoked.", "签发密钥已被吊销。"],
+    signature: ["The signature does not match: the code was altered or forged.", "签名不符：健康码已被篡改或伪造。"],
+    not_yet_valid: ["The code is issued in the future: check this device's clock.", "签发时间在未来：请检查本机时间。"],
+    expired: ["The code has expired: the holder must get a new one.", "健康码已过期：请持码人重新申领。"],
   };
 
   function isCode(text) { return /^\s*HCX1:/.test(text); }
@@ -131,8 +131,7 @@
     }
     if (!r.valid) {
       const why = CODE_REASON[r.error] || [r.error, r.error];
-      show("invalid", ["No pass: code refused", "不通行：健康码无效"], ["The code is " + why[0] + ".", why[1] + "。"],
-        { pass: false, error: r.error });
+      show("invalid", ["No pass: code refused", "不通行：健康码无效"], why, { pass: false, error: r.error });
       return;
     }
     const a = ANSWER[r.status] || [r.status, r.status, "", ""];
@@ -149,6 +148,7 @@
       lines: [
         [["Issued by", "签发地区"], regionName(r.region)],
         [["ID", "证件号"], r.id],
+        [["Code colour", "签发时码色"], (ANSWER[r.codeStatus] || [r.codeStatus])[0] + " " + ((ANSWER[r.codeStatus] || [0, ""])[1])],
         [["Issued", "签发时间"], fmt(r.issued)],
         [["Expires", "有效期至"], fmt(r.expires)],
       ],
