@@ -8,12 +8,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
-	"weak"
 
 	"github.com/valyala/fasthttp"
 
@@ -21,12 +18,14 @@ import (
 	"github.com/yrd-hcx/hcx/loader"
 )
 
-// GET /v1/edge/filter (DESIGN sections 5 and 6): the signed edge filter
-// for the live snapshot, public, with ETag / If-None-Match and gzip. A
+// GET /v1/edge/filter (docs/http-api.md, docs/edge-verifier.md): the signed
+// edge filter for the live snapshot, with ETag / If-None-Match and gzip, for
+// tokens with role edge (verifier devices) or replica, or for anyone with
+// Config.PublicEdge: the filter is personal data in another form. A
 // publisher assembles it from the data directory's per-region parts
 // (loader.Store.EdgeFilter) whenever a snapshot is installed; a replica,
 // which holds neither the parts nor the signing key, fetches the
-// publisher's and checks its signature.
+// publisher's in its follower (replica.go) and checks its signature.
 
 // edgePub is the edge filter published for one snapshot.
 type edgePub struct {
@@ -39,47 +38,22 @@ type edgePub struct {
 	err error
 }
 
-// edgeSlot is a server's edge filter state. It lives outside Server
-// (server.go is not this file's), keyed weakly by the server so that it
-// goes when the server does.
-type edgeSlot struct {
+// edgeState is the filter a server publishes now.
+type edgeState struct {
 	mu  sync.Mutex // one build at a time
 	cur atomic.Pointer[edgePub]
 }
 
-var edgeSlots sync.Map // weak.Pointer[Server] -> *edgeSlot
-
-func (s *Server) edgeSlot() *edgeSlot {
-	k := weak.Make(s)
-	if v, ok := edgeSlots.Load(k); ok {
-		return v.(*edgeSlot)
-	}
-	v, loaded := edgeSlots.LoadOrStore(k, &edgeSlot{})
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Server]) { edgeSlots.Delete(k) }, k)
-	}
-	return v.(*edgeSlot)
-}
-
-// edgeSnapshotChanged rebuilds the edge filter for snap; install calls it
-// once snap is live. A publisher builds synchronously (tens of ms a million
-// records), so an upload's 200 comes with the filter already current; a
-// replica fetches in the background.
-func (s *Server) edgeSnapshotChanged(snap *engine.Snapshot) {
-	slot := s.edgeSlot()
-	if p := slot.cur.Load(); p != nil && p.snap == snap {
-		return
-	}
-	if s.cfg.ReplicaOf != "" {
-		go s.fetchEdge(slot, snap)
-		return
-	}
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
+// publishEdge builds the edge filter for snap; install calls it once snap
+// is live on a publisher. It builds synchronously (tens of ms a million
+// records), so an upload's 200 comes with the filter already current.
+func (s *Server) publishEdge(snap *engine.Snapshot) {
+	s.edge.mu.Lock()
+	defer s.edge.mu.Unlock()
 	if s.Snapshot() != snap {
 		return // a newer one is being installed and will build its own
 	}
-	if p := slot.cur.Load(); p != nil && p.snap == snap {
+	if p := s.edge.cur.Load(); p != nil && p.snap == snap {
 		return
 	}
 	pub := &edgePub{snap: snap}
@@ -94,7 +68,7 @@ func (s *Server) edgeSnapshotChanged(snap *engine.Snapshot) {
 		}
 		s.log.Info("edge filter published", "version", snap.Info().Version, "bytes", len(ex.File), "records", ex.Filter.Info().Records)
 	}
-	slot.cur.Store(pub)
+	s.edge.cur.Store(pub)
 }
 
 func (p *edgePub) setFile(file []byte) {
@@ -112,81 +86,101 @@ func (p *edgePub) setFile(file []byte) {
 // maxEdgeFile bounds a fetched edge filter (national scale is ~300 MB).
 const maxEdgeFile = 2 << 30
 
-// fetchEdge is a replica's: the publisher's filter for snap's version.
-func (s *Server) fetchEdge(slot *edgeSlot, snap *engine.Snapshot) {
-	slot.mu.Lock()
-	defer slot.mu.Unlock()
-	if s.Snapshot() != snap {
+// followEdge is a replica's, run by its follower after each sync: the
+// publisher's filter for the live snapshot, if not fetched yet (a failed
+// fetch is tried again at the next poll).
+func (s *Server) followEdge(ctx context.Context, client *http.Client) {
+	snap := s.Snapshot()
+	if snap == nil {
+		return
+	}
+	prev := s.edge.cur.Load()
+	if prev != nil && prev.snap == snap && prev.file != nil {
 		return
 	}
 	pub := &edgePub{snap: snap}
-	defer func() {
-		if pub.err != nil {
-			s.log.Warn("replica: no edge filter from the publisher", "err", pub.err)
+	file, err := s.fetchEdge(ctx, client, snap)
+	if err != nil {
+		pub.err = err
+		if prev == nil || prev.snap != snap || prev.err == nil || prev.err.Error() != err.Error() {
+			s.log.Warn("replica: no edge filter from the publisher", "err", err)
 		}
-		slot.cur.Store(pub)
-	}()
+		if prev != nil && prev.snap != snap && prev.file != nil {
+			return // keep serving the previous filter until this one comes
+		}
+	} else {
+		pub.setFile(file)
+	}
+	s.edge.cur.Store(pub)
+}
+
+// fetchEdge gets and checks the publisher's filter for snap's version.
+func (s *Server) fetchEdge(ctx context.Context, client *http.Client, snap *engine.Snapshot) ([]byte, error) {
 	// A publisher's URL serves /v1/edge/filter; beside a static copy of the
 	// snapshot (hcx snapshot export) the filter is edge.bin (hcx edge export).
 	url := strings.TrimSuffix(s.cfg.ReplicaOf, "/") + "/v1/edge/filter"
 	if strings.HasSuffix(s.cfg.ReplicaOf, ".hcx") {
 		url = s.cfg.ReplicaOf[:strings.LastIndexByte(s.cfg.ReplicaOf, '/')+1] + "edge.bin"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		pub.err = err
-		return
+		return nil, err
 	}
-	req.Close = true // one fetch a publication: no idle connection to keep the publisher's shutdown waiting
-	res, err := http.DefaultClient.Do(req)
+	if s.cfg.ReplicaToken != "" {
+		// The role replica may fetch the filter as well as the snapshot.
+		req.Header.Set("Authorization", "Bearer "+s.cfg.ReplicaToken)
+	}
+	res, err := client.Do(req)
 	if err != nil {
-		pub.err = err
-		return
+		return nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		pub.err = errors.New("publisher answered " + res.Status)
-		return
+		return nil, errors.New("publisher answered " + res.Status)
 	}
 	file, err := io.ReadAll(io.LimitReader(res.Body, maxEdgeFile))
 	if err != nil {
-		pub.err = err
-		return
+		return nil, err
 	}
 	f, err := engine.OpenEdge(file, engine.EdgeOpenOptions{PublicKey: s.cfg.Store.Public, Calendar: s.cfg.Store.Calendar})
 	if err != nil {
-		pub.err = err
-		return
+		return nil, err
 	}
 	if f.Info().Version != snap.Info().Version {
-		pub.err = errors.New("the publisher's edge filter is for another snapshot version")
-		return
+		return nil, errors.New("the publisher's edge filter is for another snapshot version")
 	}
-	pub.setFile(file)
+	return file, nil
 }
 
 // edgeFilter serves GET /v1/edge/filter.
-func (s *Server) edgeFilter(ctx *fasthttp.RequestCtx) {
+func (s *Server) edgeFilter(ctx *fasthttp.RequestCtx, _ []byte) {
 	if s.Snapshot() == nil {
 		s.fail(ctx, fasthttp.StatusServiceUnavailable, "not_ready", "no snapshot loaded yet")
 		return
 	}
-	pub := s.edgeSlot().cur.Load()
+	pub := s.edge.cur.Load()
 	switch {
 	case pub == nil:
 		s.fail(ctx, fasthttp.StatusServiceUnavailable, "edge_unavailable", "the edge filter is being built")
 		return
-	case pub.file == nil:
-		s.fail(ctx, fasthttp.StatusServiceUnavailable, "edge_unavailable", pub.err.Error())
+	case pub.file == nil && errors.Is(pub.err, loader.ErrNoEdge):
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, "edge_unavailable", loader.ErrNoEdge.Error())
+		return
+	case pub.file == nil: // why (a file, the publisher) is in the log, not the answer
+		s.fail(ctx, fasthttp.StatusServiceUnavailable, "edge_unavailable", "no edge filter for the live snapshot; the server's log says why")
 		return
 	}
 	h := &ctx.Response.Header
 	h.Set(fasthttp.HeaderETag, pub.etag)
-	h.Set(fasthttp.HeaderCacheControl, "no-cache") // revalidate: the filter changes with every publication
+	// Revalidate: the filter changes with every publication. Fetched with a
+	// device token, it is not for shared caches to hand to anyone else.
+	if s.cfg.PublicEdge {
+		h.Set(fasthttp.HeaderCacheControl, "no-cache")
+	} else {
+		h.Set(fasthttp.HeaderCacheControl, "private, no-cache")
+	}
 	h.Set(fasthttp.HeaderVary, "Accept-Encoding")
-	h.Set("Access-Control-Allow-Origin", "*") // public, for verifier pages hosted elsewhere
+	edgeCORS(h)
 	h.Set("Access-Control-Expose-Headers", "ETag")
 	if etagMatch(ctx.Request.Header.Peek(fasthttp.HeaderIfNoneMatch), pub.etag) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
@@ -195,10 +189,25 @@ func (s *Server) edgeFilter(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/octet-stream")
 	if ctx.Request.Header.HasAcceptEncoding("gzip") {
 		h.Set(fasthttp.HeaderContentEncoding, "gzip")
-		ctx.SetBody(pub.gz)
+		s.sendImmutable(ctx, pub.gz)
 		return
 	}
-	ctx.SetBody(pub.file)
+	s.sendImmutable(ctx, pub.file)
+}
+
+// edgeCORS lets verifier pages hosted elsewhere fetch the filter (with a
+// device token: no cookies are involved, so any origin may ask).
+func edgeCORS(h *fasthttp.ResponseHeader) { h.Set("Access-Control-Allow-Origin", "*") }
+
+// edgePreflight answers a browser's CORS preflight for the filter: a fetch
+// that sends the device token (Authorization) is asked about first.
+func (s *Server) edgePreflight(ctx *fasthttp.RequestCtx, _ []byte) {
+	h := &ctx.Response.Header
+	edgeCORS(h)
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+	h.Set("Access-Control-Allow-Headers", "Authorization, If-None-Match")
+	h.Set("Access-Control-Max-Age", "86400")
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
 // etagMatch reports whether an If-None-Match header names etag (or is *).
@@ -216,7 +225,7 @@ func etagMatch(inm []byte, etag string) bool {
 // EdgeFile returns the signed edge filter the server publishes now (nil
 // with the reason when it has none). The slice is shared: do not modify.
 func (s *Server) EdgeFile() ([]byte, error) {
-	pub := s.edgeSlot().cur.Load()
+	pub := s.edge.cur.Load()
 	switch {
 	case pub == nil:
 		return nil, loader.ErrNoSnapshot

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,14 +39,14 @@ func openEdgeFile(t *testing.T, st *loader.Store, b []byte) *engine.EdgeFilter {
 	return f
 }
 
-// TestEdgeFilterEndpoint: public, the live snapshot's filter, ETag and 304,
-// gzip when asked, and a new upload is in the filter by the time its 200
-// arrives.
+// TestEdgeFilterEndpoint: for verifier devices (role edge), the live
+// snapshot's filter, ETag and 304, gzip when asked, and a new upload is in
+// the filter by the time its 200 arrives.
 func TestEdgeFilterEndpoint(t *testing.T) {
 	e := newEnv(t, Config{}, true)
-	r := e.do(t, "GET", "/v1/edge/filter", "", nil)
+	r := e.do(t, "GET", "/v1/edge/filter", auth.Edge, nil)
 	etag := r.hdr.Get("ETag")
-	if r.code != 200 || etag == "" || r.hdr.Get("Content-Type") != "application/octet-stream" || r.hdr.Get("Cache-Control") != "no-cache" {
+	if r.code != 200 || etag == "" || r.hdr.Get("Content-Type") != "application/octet-stream" || r.hdr.Get("Cache-Control") != "private, no-cache" {
 		t.Fatalf("%d %v", r.code, r.hdr)
 	}
 	f := openEdgeFile(t, e.store, r.body)
@@ -58,19 +59,19 @@ func TestEdgeFilterEndpoint(t *testing.T) {
 	if info := f.Info(); info.Version != e.srv.Snapshot().Info().Version || info.Regions[1].Covered || !info.Regions[0].Covered {
 		t.Fatalf("info %+v", info)
 	}
-	if r := e.do(t, "GET", "/v1/edge/filter", "", nil, "If-None-Match", etag); r.code != 304 || len(r.body) != 0 {
+	if r := e.do(t, "GET", "/v1/edge/filter", auth.Edge, nil, "If-None-Match", etag); r.code != 304 || len(r.body) != 0 {
 		t.Fatalf("If-None-Match: %d", r.code)
 	}
-	if r := e.do(t, "GET", "/v1/edge/filter", "", nil, "If-None-Match", `W/"other", `+etag); r.code != 304 {
+	if r := e.do(t, "GET", "/v1/edge/filter", auth.Edge, nil, "If-None-Match", `W/"other", `+etag); r.code != 304 {
 		t.Fatalf("If-None-Match list: %d", r.code)
 	}
-	if r := e.do(t, "HEAD", "/v1/edge/filter", "", nil); r.code != 200 || len(r.body) != 0 {
+	if r := e.do(t, "HEAD", "/v1/edge/filter", auth.Edge, nil); r.code != 200 || len(r.body) != 0 {
 		t.Fatalf("HEAD: %d", r.code)
 	}
-	if r := e.do(t, "POST", "/v1/edge/filter", "", nil); r.code != 405 {
+	if r := e.do(t, "POST", "/v1/edge/filter", auth.Edge, nil); r.code != 405 {
 		t.Fatalf("POST: %d", r.code)
 	}
-	z := e.do(t, "GET", "/v1/edge/filter", "", nil, "Accept-Encoding", "gzip")
+	z := e.do(t, "GET", "/v1/edge/filter", auth.Edge, nil, "Accept-Encoding", "gzip")
 	if z.hdr.Get("Content-Encoding") != "gzip" || z.hdr.Get("ETag") != etag {
 		t.Fatalf("gzip: %v", z.hdr)
 	}
@@ -87,7 +88,7 @@ func TestEdgeFilterEndpoint(t *testing.T) {
 	if u := e.do(t, "PUT", "/v1/uploads/js/2026-11-27", auth.Upload("js"), []byte(fixture.CSV(js))); u.code != 200 {
 		t.Fatalf("upload %d %s", u.code, u.body)
 	}
-	r2 := e.do(t, "GET", "/v1/edge/filter", "", nil)
+	r2 := e.do(t, "GET", "/v1/edge/filter", auth.Edge, nil)
 	if r2.hdr.Get("ETag") == etag {
 		t.Fatal("same ETag after an upload")
 	}
@@ -105,7 +106,7 @@ func TestEdgeFilterEndpoint(t *testing.T) {
 // why.
 func TestEdgeFilterUnavailable(t *testing.T) {
 	e := newEnv(t, Config{}, false)
-	if r := e.do(t, "GET", "/v1/edge/filter", "", nil); r.code != 503 || r.json(t)["error"] != "not_ready" {
+	if r := e.do(t, "GET", "/v1/edge/filter", auth.Edge, nil); r.code != 503 || r.json(t)["error"] != "not_ready" {
 		t.Fatalf("%d %s", r.code, r.body)
 	}
 	e = newEnv(t, Config{}, true)
@@ -115,38 +116,69 @@ func TestEdgeFilterUnavailable(t *testing.T) {
 	}
 	srv, base := startServer(t, Config{Store: e.store})
 	e.srv, e.base = srv, base
-	if r := e.do(t, "GET", "/v1/edge/filter", "", nil); r.code != 503 || r.json(t)["error"] != "edge_unavailable" ||
+	if r := e.do(t, "GET", "/v1/edge/filter", auth.Edge, nil); r.code != 503 || r.json(t)["error"] != "edge_unavailable" ||
 		!strings.Contains(r.json(t)["detail"].(string), "re-ingest") {
 		t.Fatalf("%d %s", r.code, r.body)
 	}
 }
 
-// TestEdgeReplica: a replica serves the publisher's filter, checked
-// against the pinned key, for the snapshot it follows.
+// TestEdgeReplica: a replica fetches the publisher's filter with its token
+// (role replica), checks it against the pinned key, and serves it for the
+// snapshot it follows; without a token the publisher refuses it the filter.
 func TestEdgeReplica(t *testing.T) {
 	pub := newEnv(t, Config{}, true)
-	rep := replicaDir(t, pub.store, pub.tokens[auth.Replica])
+	rep := replicaDir(t, pub.store, pub.tokens[auth.Lookup])
+	line, _ := auth.Line(pub.tokens[auth.Edge], []string{auth.Edge})
+	if err := rep.AddToken(line); err != nil {
+		t.Fatal(err)
+	}
 	srv, base := startServer(t, Config{Store: rep, ReplicaOf: pub.base, ReplicaToken: pub.tokens[auth.Replica], ReplicaPoll: 50 * time.Millisecond})
-	// The replica polls through http.DefaultTransport; its idle keep-alive
-	// connection would hold the publisher's Shutdown for seconds.
-	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
-	want := pub.do(t, "GET", "/v1/edge/filter", "", nil)
+	want := pub.do(t, "GET", "/v1/edge/filter", auth.Edge, nil)
 	waitFor(t, func() bool { b, err := srv.EdgeFile(); return err == nil && bytes.Equal(b, want.body) })
-	r := (&env{base: base}).do(t, "GET", "/v1/edge/filter", "", nil)
+	r := (&env{base: base, tokens: pub.tokens}).do(t, "GET", "/v1/edge/filter", auth.Edge, nil)
 	if r.code != 200 || r.hdr.Get("ETag") != want.hdr.Get("ETag") {
 		t.Fatalf("replica: %d %v", r.code, r.hdr)
+	}
+
+	// A publisher that serves its snapshot openly (a static copy would) but
+	// its filter only to tokens: a replica without one has no filter.
+	open := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/snapshot/file" {
+			b, _ := os.ReadFile(pub.store.SnapshotPath())
+			w.Write(b)
+			return
+		}
+		res := pub.do(t, "GET", r.URL.Path, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), nil)
+		w.WriteHeader(res.code)
+		w.Write(res.body)
+	}))
+	defer open.Close()
+	rep2 := replicaDir(t, pub.store, pub.tokens[auth.Lookup])
+	srv2, _ := startServer(t, Config{Store: rep2, ReplicaOf: open.URL, ReplicaPoll: 20 * time.Millisecond})
+	waitFor(t, srv2.Ready)
+	time.Sleep(100 * time.Millisecond)
+	if _, err := srv2.EdgeFile(); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("a replica without a token got the filter: %v", err)
+	}
+}
+
+// TestPublicEdge: with PublicEdge the filter goes to anyone, and shared
+// caches may keep it.
+func TestPublicEdge(t *testing.T) {
+	e := newEnv(t, Config{PublicEdge: true}, true)
+	r := e.do(t, "GET", "/v1/edge/filter", "", nil)
+	if r.code != 200 || r.hdr.Get("Cache-Control") != "no-cache" || r.hdr.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("%d %v", r.code, r.hdr)
+	}
+	if r := e.do(t, "GET", "/v1/snapshot/file", "", nil); r.code != 401 {
+		t.Fatalf("the snapshot file went public too: %d", r.code)
 	}
 }
 
 // TestWebPage: "/" is the placeholder in a build without the verifier,
 // and the page with the pinned key and its assets once built.
 func TestWebPage(t *testing.T) {
-	e := newEnv(t, Config{}, true)
-	old := webFiles
-	t.Cleanup(func() { webFiles = old; resetWebCache() })
-
-	webFiles = fstest.MapFS{"placeholder.html": {Data: []byte(`<p id="result" data-status="error">The web verifier is not in this build</p>`)}}
-	resetWebCache()
+	e := newEnv(t, Config{Web: fstest.MapFS{"placeholder.html": {Data: []byte(`<p id="result" data-status="error">The web verifier is not in this build</p>`)}}}, true)
 	if r := e.do(t, "GET", "/", "", nil); r.code != 200 || !strings.Contains(string(r.body), "not in this build") {
 		t.Fatalf("placeholder: %d %s", r.code, r.body)
 	}
@@ -159,8 +191,7 @@ func TestWebPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	wasm := bytes.Repeat([]byte("\x00asm"), 1000)
-	webFiles = fstest.MapFS{"index.html": {Data: index}, "hcx.wasm": {Data: wasm}, "app.js": {Data: []byte("//")}}
-	resetWebCache()
+	e = newEnv(t, Config{Web: fstest.MapFS{"index.html": {Data: index}, "hcx.wasm": {Data: wasm}, "app.js": {Data: []byte("//")}}}, true)
 	r := e.do(t, "GET", "/?id=11010519491231002X", "", nil)
 	page := string(r.body)
 	if r.code != 200 || !strings.Contains(page, `"publicKey":"`+hex.EncodeToString(e.store.Public)+`"`) ||
@@ -247,12 +278,9 @@ type pageResult struct {
 // still answers.
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
-	web := builtWeb(t)
-	e := newEnv(t, Config{}, true)
-	old := webFiles
-	webFiles = web
-	resetWebCache()
-	t.Cleanup(func() { webFiles = old; resetWebCache() })
+	// The page loads the filter without a device token here; a token in
+	// the page's fragment or configuration is the web verifier's business.
+	e := newEnv(t, Config{Web: builtWeb(t), PublicEdge: true}, true)
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,

@@ -13,27 +13,14 @@ import (
 	"github.com/yrd-hcx/hcx/engine"
 )
 
-// route is a metrics label for an endpoint.
-type route uint8
-
-const (
-	routeStatus route = iota
-	routeRegion
-	routeBatch
-	routeUpload
-	routeSnapshot
-	routeSnapFile
-	routeEdge
-	routeHealth
-	routeReady
-	routeMetrics
-	routeWeb
-	routeOther
-	numRoutes
-)
-
-var routeNames = [numRoutes]string{"status", "region_status", "batch", "upload", "snapshot", "snapshot_file",
-	"edge_filter", "healthz", "readyz", "metrics", "web", "other"}
+// routeLabel is the route label of the request metrics, by routes index
+// (noRoute: "other").
+func routeLabel(i int) string {
+	if i == noRoute {
+		return "other"
+	}
+	return routes[i].metric
+}
 
 // The status codes the server answers with, pre-resolved per route so that
 // counting a request is an atomic add, not a label lookup.
@@ -42,11 +29,12 @@ var codes = []int{200, 304, 400, 401, 403, 404, 405, 408, 409, 413, 422, 431, 50
 type metrics struct {
 	reg             *prometheus.Registry
 	requests        *prometheus.CounterVec
-	byCode          [numRoutes][]prometheus.Counter
-	duration        [numRoutes]prometheus.Observer
+	byCode          [][]prometheus.Counter // by routes index, then codes index
+	duration        []prometheus.Observer  // by routes index
 	lookups         [engine.Red + 1]prometheus.Counter
 	uploads         *prometheus.CounterVec
 	reloadFailures  prometheus.Counter
+	refusedOlder    prometheus.Counter
 	replicaFailures prometheus.Counter
 	replicaLastSync prometheus.Gauge
 	listRecords     *prometheus.GaugeVec
@@ -66,12 +54,14 @@ func newMetrics(s *Server) *metrics {
 	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hcx_request_duration_seconds", Help: "Time to answer a request, by route.",
 		Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 100e-3, 1, 10}}, []string{"route"})
 	f(dur)
-	for r := range numRoutes {
+	m.byCode = make([][]prometheus.Counter, noRoute+1)
+	m.duration = make([]prometheus.Observer, noRoute+1)
+	for r := range noRoute + 1 {
 		m.byCode[r] = make([]prometheus.Counter, len(codes))
 		for i, c := range codes {
-			m.byCode[r][i] = m.requests.WithLabelValues(routeNames[r], strconv.Itoa(c))
+			m.byCode[r][i] = m.requests.WithLabelValues(routeLabel(r), strconv.Itoa(c))
 		}
-		m.duration[r] = dur.WithLabelValues(routeNames[r])
+		m.duration[r] = dur.WithLabelValues(routeLabel(r))
 	}
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hcx_lookups_total", Help: "IDs looked up, by answer."}, []string{"result"})
 	f(lookups)
@@ -82,6 +72,9 @@ func newMetrics(s *Server) *metrics {
 	f(m.uploads)
 	m.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcx_snapshot_reload_failures_total", Help: "Snapshots on disk refused (corrupt, wrong key, older)."})
 	f(m.reloadFailures)
+	m.refusedOlder = prometheus.NewCounter(prometheus.CounterOpts{Name: "hcx_snapshot_refused_older_total",
+		Help: "Snapshots refused because they are not newer than the live one (from disk, an upload or the publisher): an install never goes backwards."})
+	f(m.refusedOlder)
 	m.listRecords = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcx_list_records", Help: "People on each region's current list, by colour."}, []string{"region", "color"})
 	f(m.listRecords)
 	m.listDate = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hcx_list_date_seconds", Help: "Start of each region's current list date, Unix seconds (age = time() - this)."}, []string{"region"})
@@ -110,7 +103,8 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-func (m *metrics) request(r route, code int, d time.Duration) {
+// request counts a request to routes[r] (noRoute: none).
+func (m *metrics) request(r int, code int, d time.Duration) {
 	for i, c := range codes {
 		if c == code {
 			m.byCode[r][i].Inc()
@@ -118,7 +112,7 @@ func (m *metrics) request(r route, code int, d time.Duration) {
 			return
 		}
 	}
-	m.requests.WithLabelValues(routeNames[r], strconv.Itoa(code)).Inc()
+	m.requests.WithLabelValues(routeLabel(r), strconv.Itoa(code)).Inc()
 	m.duration[r].Observe(d.Seconds())
 }
 

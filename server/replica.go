@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -14,13 +13,13 @@ import (
 	"github.com/yrd-hcx/hcx/loader"
 )
 
-// A replica follows a publisher's signed snapshots (DESIGN section 8). It
-// polls the publisher's /v1/snapshot/file (or any static copy of it) with
-// If-None-Match, verifies each new file (signature by the pinned publisher
-// key, checksums, pseudonym key fingerprint), refuses anything older than
-// what it serves, stores it in its own data directory (so a restart serves
-// at once) and swaps it in. While the publisher is unreachable it keeps
-// serving its last good snapshot and backs off.
+// A replica follows a publisher's signed snapshots (docs/http-api.md,
+// replicas). It polls the publisher's /v1/snapshot/file (or any static copy
+// of it) with If-None-Match, verifies each new file (signature by the pinned
+// publisher key, checksums, pseudonym key fingerprint), refuses anything
+// older than what it serves, stores it in its own data directory (so a
+// restart serves at once) and swaps it in. While the publisher is
+// unreachable it keeps serving its last good snapshot and backs off.
 
 // maxSnapshotFile bounds a downloaded snapshot (national scale is ~1.4 GB).
 const maxSnapshotFile = 8 << 30
@@ -44,16 +43,16 @@ func snapshotURL(base string) string {
 	return strings.TrimSuffix(base, "/") + "/v1/snapshot/file"
 }
 
-// follow polls the publisher until the server stops.
-func (s *Server) follow() {
-	defer s.wg.Done()
+// follow polls the publisher until ctx ends: its snapshot, then its edge
+// filter for that snapshot.
+func (s *Server) follow(ctx context.Context) {
 	// No keep-alive: a poll every few seconds gains nothing from it, and an
 	// idle connection held open by each replica makes the publisher's
 	// graceful shutdown wait for it.
 	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}}
 	for {
 		wait := s.cfg.ReplicaPoll
-		if err := s.syncOnce(client); err != nil {
+		if err := s.syncOnce(ctx, client); err != nil && ctx.Err() == nil {
 			s.metrics.replicaFailures.Inc()
 			s.replica.mu.Lock()
 			s.replica.failures++
@@ -64,25 +63,19 @@ func (s *Server) follow() {
 			s.replica.mu.Unlock()
 			s.log.Warn("replica: sync failed; serving the last good snapshot", "publisher", s.cfg.ReplicaOf, "err", err, "retry_in", wait)
 		}
+		s.followEdge(ctx, client)
+		t := time.NewTimer(wait)
 		select {
-		case <-s.stop:
+		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(wait):
+		case <-t.C:
 		}
 	}
 }
 
 // syncOnce fetches the publisher's snapshot if it changed.
-func (s *Server) syncOnce(client *http.Client) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+func (s *Server) syncOnce(ctx context.Context, client *http.Client) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, snapshotURL(s.cfg.ReplicaOf), nil)
 	if err != nil {
 		return err
@@ -139,15 +132,12 @@ func (s *Server) adopt(file []byte) error {
 			return nil
 		}
 	}
-	path := s.cfg.Store.SnapshotPath()
-	if err := loader.WriteFileAtomic(path, file, 0o640); err != nil {
+	if err := loader.WriteFileAtomic(s.cfg.Store.SnapshotPath(), file, 0o640); err != nil {
 		return fmt.Errorf("storing the snapshot: %w", err)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
+	if err := s.install(snap, file, "publisher"); err != nil {
+		return fmt.Errorf("snapshot refused: %w", err)
 	}
-	s.install(snap, file, fi)
 	return nil
 }
 

@@ -84,7 +84,7 @@ func TestReplicaFollows(t *testing.T) {
 		return r.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] == "red"
 	})
 	res := r.do(t, "PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("sh"), []byte(fixture.CSV(pub.sh)))
-	if res.code != 409 || res.json(t)["error"] != "read_only_replica" || !strings.Contains(string(res.body), pub.base) {
+	if res.code != 409 || res.json(t)["error"] != "read_only_replica" || strings.Contains(string(res.body), pub.base) {
 		t.Fatalf("upload to a replica: %d %s", res.code, res.body)
 	}
 	var info struct {
@@ -131,7 +131,7 @@ func TestReplicaRefusals(t *testing.T) {
 	rst := replicaDir(t, pub.store, pub.tokens[auth.Lookup])
 	rep, _ := startServer(t, Config{Store: rst, ReplicaOf: publisher.URL, ReplicaPoll: time.Hour})
 	client := publisher.Client()
-	if err := rep.syncOnce(client); err != nil || rep.Snapshot().Info().Version != 2 {
+	if err := rep.syncOnce(context.Background(), client); err != nil || rep.Snapshot().Info().Version != 2 {
 		t.Fatalf("first sync: %v", err)
 	}
 	tampered := bytes.Clone(newer)
@@ -149,7 +149,7 @@ func TestReplicaRefusals(t *testing.T) {
 		"older":     {good, "older than the live 2"},
 	} {
 		serve.Store(c.file)
-		err := rep.syncOnce(client)
+		err := rep.syncOnce(context.Background(), client)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
@@ -167,7 +167,7 @@ func TestReplicaRefusals(t *testing.T) {
 	}
 	serve.Store(newer)
 	wrep, _ := startServer(t, Config{Store: wrong, ReplicaOf: publisher.URL, ReplicaPoll: time.Hour})
-	if err := wrep.syncOnce(client); err == nil || !strings.Contains(err.Error(), "another pseudonym key") || wrep.Ready() {
+	if err := wrep.syncOnce(context.Background(), client); err == nil || !strings.Contains(err.Error(), "another pseudonym key") || wrep.Ready() {
 		t.Fatalf("pseudonym key mismatch: %v", err)
 	}
 }

@@ -1,36 +1,15 @@
-// Package server is the hcx HTTP API on fasthttp (DESIGN section 5): lookups
-// for gates, uploads for regions, the snapshot for replicas, metrics.
-//
-// # Usage
-//
-//	srv, err := server.New(server.Config{Store: store, Logger: log})
-//	go srv.Serve(ln) // or ListenAndServe
-//	...
-//	srv.Shutdown(ctx) // stop accepting, finish requests in flight
-//
-// # Concurrency
-//
-// The current snapshot sits behind an atomic pointer. A request loads it once
-// and answers from it to the end, so a swap (an upload, a change on disk)
-// never fails or mixes a request; the old snapshot is freed by the garbage
-// collector once the last request using it is done. Uploads are serialised.
-//
-// # Performance
-//
-// The lookup path does not allocate: routing is by byte prefix, the token is
-// checked by its SHA-256, metrics are pre-resolved counters, and the JSON is
-// appended into a stack buffer (handler_alloc_test.go).
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,9 +33,15 @@ type Config struct {
 	// by another process (hcx ingest); 0: 1s.
 	Poll time.Duration
 
-	ReadTimeout   time.Duration // a request's headers and small body; 0: 10s
-	UploadTimeout time.Duration // reading an upload's body; 0: 10m
-	WriteTimeout  time.Duration // 0: 10s
+	ReadTimeout time.Duration // a request's headers and small body; 0: 10s
+	// UploadTimeout is the time to read an upload's body, given only to a
+	// request whose token may upload to the region it names; 0: 10m.
+	UploadTimeout time.Duration
+	WriteTimeout  time.Duration // a response; 0: 10s
+	// MinSendRate, bytes per second, sizes the write timeout of the large
+	// bodies (snapshot file, edge filter, web assets): WriteTimeout plus
+	// their size at this rate; 0: 128 KiB/s.
+	MinSendRate   int
 	IdleTimeout   time.Duration // keep-alive connections; 0: 60s
 	MaxConns      int           // concurrent connections; 0: 10,000
 	MaxHeaderSize int           // bytes; 0: 8 KiB
@@ -69,6 +54,16 @@ type Config struct {
 	ReplicaOf    string
 	ReplicaToken string        // bearer token with role replica, if the publisher needs one
 	ReplicaPoll  time.Duration // 0: 10s
+
+	// PublicEdge serves the edge filter to anyone, not only to tokens with
+	// role edge or replica (hcx serve --public-edge). The filter is personal
+	// data in another form (docs/edge-verifier.md): anyone with a population
+	// register recovers most of the lists from it.
+	PublicEdge bool
+
+	// Web is the web verifier served at / (index.html, app.js, ...); nil:
+	// the files embedded in this build (WebFiles).
+	Web fs.FS
 }
 
 func (c *Config) defaults() {
@@ -84,6 +79,9 @@ func (c *Config) defaults() {
 	def(&c.WriteTimeout, 10*time.Second)
 	def(&c.IdleTimeout, 60*time.Second)
 	def(&c.ReplicaPoll, 10*time.Second)
+	if c.MinSendRate <= 0 {
+		c.MinSendRate = 128 << 10
+	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 10000
 	}
@@ -102,17 +100,9 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-}
-
-// state is everything a request reads, swapped as one.
-type state struct {
-	snap *engine.Snapshot
-	view *answer.View
-	file []byte // the signed snapshot file, for replicas
-	etag string
-	// fileInfo identifies the file the snapshot came from, so the watcher
-	// can tell a new one from the one already loaded.
-	fileInfo os.FileInfo
+	if c.Web == nil {
+		c.Web = WebFiles()
+	}
 }
 
 // Server is the HTTP service. Safe for concurrent use.
@@ -120,18 +110,35 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	http    *fasthttp.Server
-	cur     atomic.Pointer[state]
-	tokens  atomic.Pointer[auth.Set]
 	metrics *metrics
-	upload  sync.Mutex // one upload at a time in this process
-	conns   atomic.Pointer[limitListener]
-	replica replicaStatus
-	// tokensInfo is the tokens file New loaded, for the watcher to compare.
-	tokensInfo os.FileInfo
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	cur       atomic.Pointer[state]
+	installMu sync.Mutex   // install.go: one install at a time
+	uploading atomic.Int32 // uploads in flight (upload.go)
+	tokens    atomic.Pointer[auth.Set]
+	// snapInfo and tokensInfo identify the files New loaded, for the
+	// watcher to compare.
+	snapInfo, tokensInfo os.FileInfo
+	conns                atomic.Pointer[limitListener]
+	edge                 edgeState     // edge.go
+	web                  webCache      // web.go
+	replica              replicaStatus // replica.go
+
+	mu      sync.Mutex
+	tasks   []*task // in start order
+	serving bool
+	stopped bool
 }
+
+// A task is a goroutine the server runs beside the HTTP server.
+type task struct {
+	name   string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// ErrStopped is what Serve returns on a server already shut down.
+var ErrStopped = errors.New("server: shut down")
 
 // New prepares a server on cfg.Store and loads its current snapshot, if any
 // (without one the server runs but is not ready).
@@ -140,54 +147,68 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: no store")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.metrics = newMetrics(s)
-	if err := s.reloadTokens(); err != nil {
-		return nil, err
-	}
-	if err := s.reloadSnapshot(); err != nil && !errors.Is(err, loader.ErrNoSnapshot) {
+	if err := s.loadAtStart(); err != nil {
 		return nil, err
 	}
 	s.http = &fasthttp.Server{
-		Handler:               s.handle,
-		ErrorHandler:          s.handleError,
-		HeaderReceived:        s.headerReceived,
-		Name:                  "hcx",
-		Concurrency:           cfg.MaxConns + 16, // limitListener refuses first, in JSON
-		ReadBufferSize:        cfg.MaxHeaderSize,
-		ReadTimeout:           cfg.ReadTimeout,
-		WriteTimeout:          cfg.WriteTimeout,
-		IdleTimeout:           cfg.IdleTimeout,
-		MaxRequestBodySize:    cfg.MaxBatchBody,
-		StreamRequestBody:     true, // uploads are parsed as they arrive, never held whole
-		NoDefaultDate:         true,
-		NoDefaultContentType:  true,
-		CloseOnShutdown:       true,
-		SecureErrorLogMessage: true, // fasthttp would quote request bytes (IDs) in its logs
-		Logger:                fasthttpLogger{s.log},
+		Handler:        s.handle,
+		ErrorHandler:   s.handleError,
+		HeaderReceived: s.headerReceived, // access.go: how much of a body to read
+		ExpectHandler:  s.expectContinue,
+		// fasthttp would otherwise read and spool any multipart body, on any
+		// path, before a handler could look at the token.
+		DisablePreParseMultipartForm: true,
+		Name:                         "hcx",
+		Concurrency:                  cfg.MaxConns + 16, // limitListener refuses first, in JSON
+		ReadBufferSize:               cfg.MaxHeaderSize,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+		MaxRequestBodySize:           cfg.MaxBatchBody,
+		StreamRequestBody:            true, // uploads are parsed as they arrive, never held whole
+		NoDefaultDate:                true,
+		NoDefaultContentType:         true,
+		CloseOnShutdown:              true,
+		SecureErrorLogMessage:        true, // fasthttp would quote request bytes (IDs) in its logs
+		Logger:                       fasthttpLogger{s.log},
 	}
 	return s, nil
 }
 
-// headerReceived gives uploads their own body limit and read timeout.
-func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	if bytes.HasPrefix(h.RequestURI(), prefixUploads) {
-		return fasthttp.RequestConfig{ReadTimeout: s.cfg.UploadTimeout}
-	}
-	return fasthttp.RequestConfig{}
-}
-
-// Serve answers on ln until Shutdown; it also watches the data directory.
+// Serve answers on ln until Shutdown. The first call also starts watching
+// the data directory and, on a replica, following the publisher.
 func (s *Server) Serve(ln net.Listener) error {
-	s.wg.Add(1)
-	go s.watch()
-	if s.cfg.ReplicaOf != "" {
-		s.wg.Add(1)
-		go s.follow()
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrStopped
 	}
+	if !s.serving {
+		s.serving = true
+		s.start("data directory watcher", s.watch)
+		if s.cfg.ReplicaOf != "" {
+			s.start("replica follower", s.follow)
+		}
+	}
+	s.mu.Unlock()
 	l := newLimitListener(ln, s.cfg.MaxConns)
 	s.conns.Store(l)
 	return s.http.Serve(l)
+}
+
+// start runs fn in a goroutine until Shutdown cancels its context; s.mu is
+// held.
+func (s *Server) start(name string, fn func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &task{name: name, cancel: cancel, done: make(chan struct{})}
+	s.tasks = append(s.tasks, t)
+	go func() {
+		defer close(t.done)
+		fn(ctx)
+	}()
 }
 
 // ListenAndServe listens on addr (host:port) and serves.
@@ -200,15 +221,32 @@ func (s *Server) ListenAndServe(addr string) error {
 	return s.Serve(ln)
 }
 
-// Shutdown stops accepting connections and waits for requests in flight.
+// Shutdown stops in the reverse of the start order: the HTTP server first
+// (no new connections; requests in flight finish, until ctx ends), then the
+// goroutines Serve started, last started first, each waited for. A
+// snapshot being installed is installed before its goroutine ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
+	s.mu.Lock()
+	s.stopped = true
+	tasks := s.tasks
+	s.tasks = nil
+	s.mu.Unlock()
+	t0 := time.Now()
 	err := s.http.ShutdownWithContext(ctx)
-	s.wg.Wait()
+	s.log.Info("stopped", "component", "http server", "took", time.Since(t0))
+	for i, t := range slices.Backward(tasks) {
+		t0 := time.Now()
+		t.cancel()
+		select {
+		case <-t.done:
+			s.log.Info("stopped", "component", t.name, "took", time.Since(t0))
+		case <-ctx.Done():
+			for _, rest := range tasks[:i] {
+				rest.cancel() // they stop on their own; nobody waits
+			}
+			return errors.Join(err, fmt.Errorf("stopping the %s: %w", t.name, ctx.Err()))
+		}
+	}
 	return err
 }
 
@@ -221,114 +259,6 @@ func (s *Server) Snapshot() *engine.Snapshot {
 		return st.snap
 	}
 	return nil
-}
-
-// watch polls the data directory: a snapshot written by another process
-// (hcx ingest from cron), a changed tokens file; and refreshes staleness.
-func (s *Server) watch() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.Poll)
-	defer t.Stop()
-	tokInfo := s.tokensInfo
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		if fi, err := os.Stat(s.cfg.Store.SnapshotPath()); err == nil {
-			if st := s.cur.Load(); s.cfg.ReplicaOf == "" && (st == nil || !sameFile(st.fileInfo, fi)) {
-				// A publisher's directory may get a snapshot from hcx ingest;
-				// a replica's only from its own follow loop.
-				if err := s.reloadSnapshot(); err != nil {
-					s.metrics.reloadFailures.Inc()
-					s.log.Error("snapshot on disk refused; the live one stays", "err", err)
-				}
-			} else if st != nil {
-				s.refreshView(st)
-			}
-		}
-		if fi, err := os.Stat(s.cfg.Store.TokensPath()); err == nil && !sameFile(tokInfo, fi) {
-			if err := s.reloadTokens(); err != nil {
-				s.log.Error("tokens file refused; the previous tokens stay", "err", err)
-			}
-			tokInfo = fi
-		}
-	}
-}
-
-func sameFile(a, b os.FileInfo) bool {
-	return a != nil && b != nil && os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
-}
-
-func (s *Server) reloadTokens() error {
-	// Stat before reading: a change after the stat is seen at the next poll.
-	fi, err := os.Stat(s.cfg.Store.TokensPath())
-	if err != nil {
-		return err
-	}
-	set, err := auth.Load(s.cfg.Store.TokensPath())
-	if err != nil {
-		return err
-	}
-	s.tokens.Store(set)
-	if s.tokensInfo == nil {
-		s.tokensInfo = fi // what watch starts from
-	}
-	return nil
-}
-
-// reloadSnapshot reads, verifies and installs the snapshot on disk. A file
-// that does not verify, or is older than the live one, is refused.
-func (s *Server) reloadSnapshot() error {
-	fi, err := os.Stat(s.cfg.Store.SnapshotPath())
-	if err != nil {
-		if os.IsNotExist(err) {
-			return loader.ErrNoSnapshot
-		}
-		return err
-	}
-	snap, file, err := s.cfg.Store.Current()
-	if err != nil {
-		return err
-	}
-	if cur := s.cur.Load(); cur != nil && snap.Info().Version < cur.snap.Info().Version {
-		// Remember the file so the refusal is logged once, not every poll.
-		s.install(cur.snap, cur.file, fi)
-		return fmt.Errorf("snapshot version %d on disk is older than the live %d", snap.Info().Version, cur.snap.Info().Version)
-	}
-	s.install(snap, file, fi)
-	return nil
-}
-
-// install makes snap the live snapshot.
-func (s *Server) install(snap *engine.Snapshot, file []byte, fi os.FileInfo) {
-	st := &state{snap: snap, file: file, fileInfo: fi,
-		etag: ETag(snap)}
-	st.view = answer.NewView(snap, s.cfg.Store.Calendar.Now(), s.cfg.MaxAge, s.cfg.Store.Calendar.Location())
-	old := s.cur.Swap(st)
-	s.edgeSnapshotChanged(snap) // edge.go: rebuild the edge filter
-	s.metrics.snapshotChanged(snap)
-	if old == nil || old.snap != snap {
-		s.log.Info("snapshot live", "version", snap.Info().Version, "records", snap.Len(), "stale", st.view.StaleList)
-	}
-}
-
-// ETag identifies a snapshot file for HTTP caching: its version and build
-// time (the file is immutable, so they name its bytes).
-func ETag(snap *engine.Snapshot) string {
-	return fmt.Sprintf(`"%d-%x"`, snap.Info().Version, snap.Info().Built.UnixNano())
-}
-
-// refreshView recomputes staleness, which changes with the clock alone.
-func (s *Server) refreshView(st *state) {
-	v := answer.NewView(st.snap, s.cfg.Store.Calendar.Now(), s.cfg.MaxAge, s.cfg.Store.Calendar.Location())
-	if fmt.Sprint(v.StaleList) == fmt.Sprint(st.view.StaleList) {
-		return
-	}
-	next := *st
-	next.view = v
-	s.cur.CompareAndSwap(st, &next)
 }
 
 // fasthttpLogger sends fasthttp's own messages to slog. Some quote the

@@ -5,9 +5,12 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -33,15 +36,18 @@ type env struct {
 	sh, ah []string          // IDs listed by sh and ah
 }
 
-func newEnv(t testing.TB, cfg Config, ingest bool) *env {
+func newEnv(t testing.TB, cfg Config, ingest bool, setup ...func(*loader.Store)) *env {
 	t.Helper()
 	st, err := loader.Init(t.TempDir()+"/data", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Calendar = testCal
+	for _, f := range setup {
+		f(st)
+	}
 	e := &env{store: st, tokens: map[string]string{}, sh: fixture.IDs(1, 300), ah: fixture.IDs(2, 200)}
-	for _, role := range []string{auth.Lookup, auth.Replica, auth.Admin, auth.Upload("sh"), auth.Upload("js")} {
+	for _, role := range []string{auth.Lookup, auth.Replica, auth.Edge, auth.Admin, auth.Upload("sh"), auth.Upload("js")} {
 		tok, _ := auth.NewToken()
 		line, _ := auth.Line(tok, []string{role})
 		if err := st.AddToken(line); err != nil {
@@ -181,7 +187,10 @@ func TestAuth(t *testing.T) {
 		{"PUT", "/v1/uploads/sh/2026-11-27", auth.Upload("js"), 403}, {"PUT", "/v1/uploads/sh/2026-11-27", auth.Lookup, 403},
 		{"PUT", "/v1/uploads/sh/2026-11-27", "", 401},
 		{"GET", "/healthz", "", 200}, {"GET", "/readyz", "", 200}, {"GET", "/metrics", "", 200}, {"GET", "/", "", 200},
-		{"GET", "/v1/edge/filter", "", 200}, {"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
+		{"GET", "/v1/edge/filter", "", 401}, {"GET", "/v1/edge/filter", auth.Edge, 200}, {"GET", "/v1/edge/filter", auth.Replica, 200},
+		{"GET", "/v1/edge/filter", auth.Lookup, 403}, {"GET", path, auth.Edge, 403}, {"GET", "/v1/snapshot/file", auth.Edge, 403},
+		{"OPTIONS", "/v1/edge/filter", "", 204},
+		{"GET", "/v1/nope", auth.Lookup, 404}, {"POST", path, auth.Lookup, 405},
 		{"DELETE", "/v1/status", auth.Lookup, 405},
 	} {
 		r := e.do(t, c.method, c.path, c.role, nil)
@@ -348,10 +357,15 @@ func TestNotReady(t *testing.T) {
 	}
 }
 
-// TestWatch: a snapshot written by another process is picked up; a corrupt
-// one is refused and counted, and the live one stays.
+// TestWatch: a snapshot written by another process is picked up; a newer
+// but corrupt one is refused and counted, and so is an older one (from its
+// header alone), and the live one stays.
 func TestWatch(t *testing.T) {
 	e := newEnv(t, Config{}, true)
+	v1, err := os.ReadFile(e.store.SnapshotPath())
+	if err != nil {
+		t.Fatal(err)
+	}
 	other, err := loader.Open(e.store.Dir, testCal) // as `hcx ingest` would
 	if err != nil {
 		t.Fatal(err)
@@ -364,13 +378,30 @@ func TestWatch(t *testing.T) {
 	if e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] != "red" {
 		t.Fatal("new snapshot not answering")
 	}
-	b, _ := os.ReadFile(e.store.SnapshotPath())
+	// Version 3, built in a copy of the directory, damaged on the way.
+	dir := t.TempDir() + "/copy"
+	if err := os.CopyFS(dir, os.DirFS(e.store.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := loader.Open(dir, testCal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cp.Ingest([]loader.Upload{{Name: "js-2026-11-27.csv", Body: strings.NewReader(fixture.CSV(fixture.IDs(8, 5)))}}, loader.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(cp.SnapshotPath())
 	b[len(b)/2] ^= 1
+	metric := func(line string) bool { return bytes.Contains(e.do(t, "GET", "/metrics", "", nil).body, []byte(line)) }
 	if err := loader.WriteFileAtomic(e.store.SnapshotPath(), b, 0o640); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, func() bool { return metric("hcx_snapshot_reload_failures_total 1") })
+	if err := loader.WriteFileAtomic(e.store.SnapshotPath(), v1, 0o640); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() bool {
-		return bytes.Contains(e.do(t, "GET", "/metrics", "", nil).body, []byte("hcx_snapshot_reload_failures_total 1"))
+		return metric("hcx_snapshot_reload_failures_total 2") && metric("hcx_snapshot_refused_older_total 1")
 	})
 	if e.srv.Snapshot().Info().Version != 2 || e.do(t, "GET", "/v1/status/"+newcomer, auth.Lookup, nil).json(t)["status"] != "red" {
 		t.Fatal("the live snapshot did not stay")
@@ -388,50 +419,161 @@ func waitFor(t *testing.T, cond func() bool) {
 	t.Fatal("condition not met in 5 s")
 }
 
-// TestHotSwapUnderLoad: lookups run while 10 uploads land; every answer is
-// right for the old day or the new one, and none fails.
+// truth is what the API must answer for an ID on one day: merged status,
+// sources ("region:colour", in region order) and since.
+type truth struct{ status, sources, since string }
+
+// dayTruth models the merge of the regions' lists (each region a CSV as
+// fixture.CSV writes it) for the IDs asked about.
+func dayTruth(lists map[string][]string, regions []string, ids []string) map[string]truth {
+	type entry struct{ color, since string }
+	listed := map[string]map[string]entry{}
+	for region, list := range lists {
+		for i, id := range list {
+			if listed[id] == nil {
+				listed[id] = map[string]entry{}
+			}
+			listed[id][region] = entry{fixture.Color(i), fmt.Sprintf("2026-11-%02d", 1+i%20)}
+		}
+	}
+	rank := map[string]int{"green": 0, "yellow": 1, "red": 2}
+	out := map[string]truth{}
+	for _, id := range ids {
+		tr := truth{status: "green"}
+		var srcs []string
+		for _, r := range regions {
+			if e, ok := listed[id][r]; ok {
+				srcs = append(srcs, r+":"+e.color)
+				if rank[e.color] > rank[tr.status] {
+					tr.status, tr.since = e.color, e.since
+				} else if e.color == tr.status && e.since < tr.since {
+					tr.since = e.since
+				}
+			}
+		}
+		tr.sources = strings.Join(srcs, ",")
+		out[id] = tr
+	}
+	return out
+}
+
+// answerTruth reads an answer object in the form of dayTruth.
+func answerTruth(m map[string]any) truth {
+	tr := truth{status: fmt.Sprint(m["status"])}
+	if s, ok := m["since"].(string); ok {
+		tr.since = s
+	}
+	var srcs []string
+	list, _ := m["sources"].([]any)
+	for _, x := range list {
+		src, _ := x.(map[string]any)
+		srcs = append(srcs, fmt.Sprint(src["region"])+":"+fmt.Sprint(src["status"]))
+	}
+	tr.sources = strings.Join(srcs, ",")
+	return tr
+}
+
+// TestHotSwapUnderLoad: lookups, single and batched, run while 10 uploads
+// swap sh's list between two days. Every answer is exactly the truth of one
+// of the two days (status, sources, since): people both days list keep
+// their colour, ah's people stay listed, unlisted people stay green, and a
+// batch comes whole from one day. None fails. (A server that answered green
+// to everyone, or mixed the days within a request, fails it.)
 func TestHotSwapUnderLoad(t *testing.T) {
 	e := newEnv(t, Config{}, true)
-	a, b := e.sh, fixture.IDs(6, 300) // day lists alternate between a and b
+	common, onlyA, onlyB := e.sh[:30], e.sh[30:], fixture.IDs(6, 270)
+	dayA := append(append([]string{}, common...), onlyA...) // = e.sh, what newEnv ingested
+	dayB := append(append([]string{}, common...), onlyB...) // common keep their positions, so their colours
+	probe := append(append(append(append(append([]string{}, common...), onlyA[:40]...), onlyB[:40]...), e.ah[:20]...), fixture.IDs(9, 20)...)
+	regions := e.store.Regions
+	days := []map[string]truth{
+		dayTruth(map[string][]string{"sh": dayA, "ah": e.ah}, regions, probe),
+		dayTruth(map[string][]string{"sh": dayB, "ah": e.ah}, regions, probe),
+	}
+	// Which days an answer agrees with (a bit each).
+	agrees := func(id string, m map[string]any) int {
+		got, bits := answerTruth(m), 0
+		for d, tr := range days {
+			if got == tr[id] {
+				bits |= 1 << d
+			}
+		}
+		return bits
+	}
 	var stop atomic.Bool
-	var answers, wrong, failed atomic.Int64
+	var answers, batches atomic.Int64
+	var onlyDay [2]atomic.Int64 // answers only one day's truth explains: both days were seen
+	var mu sync.Mutex
+	var wrong []string
+	bad := func(format string, args ...any) {
+		mu.Lock()
+		if len(wrong) < 10 {
+			wrong = append(wrong, fmt.Sprintf(format, args...))
+		}
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
-	probe := append(append([]string{}, a[:50]...), b[:50]...)
 	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			client := &http.Client{Timeout: 5 * time.Second}
 			for i := w; !stop.Load(); i++ {
+				if i%5 == 4 { // a batch: every item from one and the same day
+					ids := []string{common[i%len(common)], onlyA[i%40], onlyB[i%40], e.ah[i%20], probe[i%len(probe)]}
+					req, _ := http.NewRequest("POST", e.base+"/v1/status", strings.NewReader(strings.Join(ids, "\n")))
+					req.Header.Set("Authorization", "Bearer "+e.tokens[auth.Lookup])
+					res, err := client.Do(req)
+					if err != nil {
+						bad("batch: %v", err)
+						continue
+					}
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+					if res.StatusCode != 200 || len(lines) != len(ids) {
+						bad("batch: %d %s", res.StatusCode, body)
+						continue
+					}
+					both := 3
+					for k, l := range lines {
+						var m map[string]any
+						json.Unmarshal([]byte(l), &m)
+						both &= agrees(ids[k], m)
+					}
+					if both == 0 {
+						bad("batch answered from neither day alone: %s", body)
+					}
+					batches.Add(1)
+					continue
+				}
 				id := probe[i%len(probe)]
 				req, _ := http.NewRequest("GET", e.base+"/v1/status/"+id, nil)
 				req.Header.Set("Authorization", "Bearer "+e.tokens[auth.Lookup])
 				res, err := client.Do(req)
 				if err != nil {
-					failed.Add(1)
+					bad("%s: %v", mask(id), err)
 					continue
 				}
 				var m map[string]any
 				err = json.NewDecoder(res.Body).Decode(&m)
 				res.Body.Close()
 				if err != nil || res.StatusCode != 200 {
-					failed.Add(1)
+					bad("%s: %d %v", mask(id), res.StatusCode, err)
 					continue
 				}
-				answers.Add(1)
-				// Whichever day is live, the person's colour on it.
-				k := i % len(probe) % 50
-				st := m["status"]
-				if st != "green" && st != fixture.Color(k) {
-					wrong.Add(1)
+				switch agrees(id, m) {
+				case 0:
+					bad("%s: %+v is the truth of neither day (%+v, %+v)", mask(id), answerTruth(m), days[0][id], days[1][id])
+				case 1, 2:
+					onlyDay[agrees(id, m)-1].Add(1)
 				}
+				answers.Add(1)
 			}
-		}()
+		})
 	}
 	for d := range 10 {
-		list := a
+		list := dayA
 		if d%2 == 0 {
-			list = b
+			list = dayB
 		}
 		// Each a correction of the same day (today in testCal).
 		r := e.do(t, "PUT", "/v1/uploads/sh/2026-11-27?allowShrink=true", auth.Upload("sh"), []byte(fixture.CSV(list)))
@@ -442,8 +584,85 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	if answers.Load() < 100 || wrong.Load() != 0 || failed.Load() != 0 {
-		t.Fatalf("%d answers, %d wrong, %d failed", answers.Load(), wrong.Load(), failed.Load())
+	if len(wrong) > 0 || answers.Load() < 100 || batches.Load() < 20 || onlyDay[0].Load() == 0 || onlyDay[1].Load() == 0 {
+		t.Fatalf("%d answers (%d of day A only, %d of day B only) and %d batches; wrong or failed: %q",
+			answers.Load(), onlyDay[0].Load(), onlyDay[1].Load(), batches.Load(), wrong)
 	}
-	t.Logf("%d answers during 10 swaps, none wrong or failed", answers.Load())
+	t.Logf("%d answers and %d batches during 10 swaps, each the truth of one day", answers.Load(), batches.Load())
+}
+
+// stopLog records the components the server logs as stopped.
+type stopLog struct {
+	mu    sync.Mutex
+	order []string
+}
+
+func (l *stopLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *stopLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *stopLog) WithGroup(string) slog.Handler            { return l }
+func (l *stopLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "stopped" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "component" {
+				l.mu.Lock()
+				l.order = append(l.order, a.Value.String())
+				l.mu.Unlock()
+			}
+			return true
+		})
+	}
+	return nil
+}
+
+// TestShutdownOrder: Shutdown stops what Serve started in the reverse
+// order (the HTTP server, then the replica's follower, then the watcher),
+// and once it returns nothing polls any more.
+func TestShutdownOrder(t *testing.T) {
+	pub := newEnv(t, Config{}, true)
+	var polls atomic.Int64
+	publisher := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		polls.Add(1)
+		r.URL.Host = strings.TrimPrefix(pub.base, "http://")
+		r.URL.Scheme = "http"
+		res, err := http.DefaultTransport.RoundTrip(&http.Request{Method: r.Method, URL: r.URL, Header: r.Header})
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer res.Body.Close()
+		w.WriteHeader(res.StatusCode)
+		io.Copy(w, res.Body)
+	}))
+	defer publisher.Close()
+	log := &stopLog{}
+	rst := replicaDir(t, pub.store, pub.tokens[auth.Lookup])
+	srv, err := New(Config{Store: rst, ReplicaOf: publisher.URL, ReplicaToken: pub.tokens[auth.Replica], ReplicaPoll: 10 * time.Millisecond,
+		Poll: 10 * time.Millisecond, Logger: slog.New(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	waitFor(t, func() bool { return srv.Ready() && polls.Load() > 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	n := polls.Load()
+	time.Sleep(100 * time.Millisecond)
+	if polls.Load() != n {
+		t.Fatal("the follower still polls after Shutdown")
+	}
+	want := []string{"http server", "replica follower", "data directory watcher"}
+	if strings.Join(log.order, ",") != strings.Join(want, ",") {
+		t.Fatalf("stopped %q, want %q", log.order, want)
+	}
+	if err := srv.Serve(ln); err != ErrStopped {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
 }

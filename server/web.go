@@ -13,7 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// The web verifier (DESIGN section 6) is embedded from webdist: `make wasm`
+// The web verifier (docs/edge-verifier.md) is embedded from webdist: `make wasm`
 // builds hcx.wasm and the page into dist/web and copies them there, and
 // `make build` embeds them. Only placeholder.html is committed, so a plain
 // `go build` works and serves a page saying the verifier is not built.
@@ -26,9 +26,8 @@ import (
 //go:embed webdist
 var webdist embed.FS
 
-// webFiles is what "/" serves; tests point it at a freshly built verifier
-// (then call resetWebCache).
-var webFiles fs.FS = func() fs.FS {
+// embedded is the web verifier as built into this binary.
+var embedded = func() fs.FS {
 	sub, err := fs.Sub(webdist, "webdist")
 	if err != nil {
 		panic(err)
@@ -62,15 +61,16 @@ type webAsset struct {
 	etag     string
 }
 
-var webCache sync.Map // name -> *webAsset
+// webCache holds the assets read so far from Config.Web.
+type webCache struct {
+	assets sync.Map // name -> *webAsset
+}
 
-func resetWebCache() { webCache.Clear() }
-
-func loadAsset(name string) (*webAsset, error) {
-	if a, ok := webCache.Load(name); ok {
+func (s *Server) loadAsset(name string) (*webAsset, error) {
+	if a, ok := s.web.assets.Load(name); ok {
 		return a.(*webAsset), nil
 	}
-	body, err := fs.ReadFile(webFiles, name)
+	body, err := fs.ReadFile(s.cfg.Web, name)
 	if err != nil {
 		return nil, err
 	}
@@ -81,12 +81,12 @@ func loadAsset(name string) (*webAsset, error) {
 	zw.Write(body)
 	zw.Close()
 	a.gz = b.Bytes()
-	v, _ := webCache.LoadOrStore(name, a)
+	v, _ := s.web.assets.LoadOrStore(name, a)
 	return v.(*webAsset), nil
 }
 
 // webPage serves GET /: the verifier page, or one of its files.
-func (s *Server) webPage(ctx *fasthttp.RequestCtx) {
+func (s *Server) webPage(ctx *fasthttp.RequestCtx, _ []byte) {
 	h := &ctx.Response.Header
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer") // the page's URL may carry ?id=
@@ -95,9 +95,9 @@ func (s *Server) webPage(ctx *fasthttp.RequestCtx) {
 		s.webAsset(ctx, path.Base(string(name)))
 		return
 	}
-	page, err := fs.ReadFile(webFiles, webIndex)
+	page, err := fs.ReadFile(s.cfg.Web, webIndex)
 	if err != nil {
-		page, err = fs.ReadFile(webFiles, webPlaceholder)
+		page, err = fs.ReadFile(s.cfg.Web, webPlaceholder)
 		if err != nil {
 			s.fail(ctx, fasthttp.StatusNotFound, "not_found", "no web page in this build")
 			return
@@ -122,7 +122,7 @@ func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
 		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "no such asset")
 		return
 	}
-	a, err := loadAsset(name)
+	a, err := s.loadAsset(name)
 	if err != nil {
 		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "the web verifier is not in this build (make build)")
 		return
@@ -137,13 +137,13 @@ func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
 	ctx.SetContentType(ctype)
 	if ctx.Request.Header.HasAcceptEncoding("gzip") {
 		h.Set(fasthttp.HeaderContentEncoding, "gzip")
-		ctx.SetBody(a.gz)
+		s.sendImmutable(ctx, a.gz)
 		return
 	}
-	ctx.SetBody(a.body)
+	s.sendImmutable(ctx, a.body)
 }
 
 // WebFiles returns the web verifier's files as embedded in this build
 // (index.html, app.js, wasm_exec.js, hcx.wasm, hcx.d.ts), or only
 // placeholder.html when it was built without `make wasm`.
-func WebFiles() fs.FS { return webFiles }
+func WebFiles() fs.FS { return embedded }

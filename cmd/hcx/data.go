@@ -26,7 +26,7 @@ import (
 const defaultData = "./hcx-data"
 
 func cmdInit(_ context.Context, e *env, args []string) error {
-	fs := e.flags("init", "--data DIR [--regions sh,js,zj,ah]", "Create a data directory: a pseudonym key, an Ed25519 signing key pair and an empty tokens file (secrets mode 0600). Refuses to overwrite one. Prints the publisher's public key (hex) alone on stdout")
+	fs := e.flags("init", "--data DIR [--regions sh,js,zj,ah]", "Create a data directory: a pseudonym key, an Ed25519 signing key pair and an empty tokens file (secrets mode 0600), whole or not at all (DIR must not exist yet, or be empty). Refuses to overwrite one. Prints the publisher's public key (hex) alone on stdout")
 	dir := fs.String("data", defaultData, "data directory to create")
 	regions := fs.String("regions", strings.Join(engine.DefaultRegions, ","), "region names, in order (at most 64)")
 	if err := parse(fs, args); err != nil {
@@ -52,9 +52,9 @@ func cmdToken(_ context.Context, e *env, args []string) error {
 		}
 		return usagef("usage: hcx token add --data DIR --role ROLE[,ROLE]")
 	}
-	fs := e.flags("token add", "--data DIR --role ROLE[,ROLE]", "Create a bearer token with roles lookup, upload:REGION, replica or admin. Prints it once, alone on stdout; the tokens file keeps only its SHA-256")
+	fs := e.flags("token add", "--data DIR --role ROLE[,ROLE]", "Create a bearer token with roles "+auth.RoleNames+". Prints it once, alone on stdout; the tokens file keeps only its SHA-256")
 	dir := fs.String("data", defaultData, "data directory")
-	role := fs.String("role", "", "roles, comma-separated: lookup, upload:REGION, replica, admin")
+	role := fs.String("role", "", "roles, comma-separated: "+auth.RoleNames)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -67,7 +67,11 @@ func cmdToken(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	for _, r := range roles {
-		if region, ok := strings.CutPrefix(r, auth.UploadPrefix); ok && !slices.Contains(s.Regions, region) {
+		region, ok := strings.CutPrefix(r, auth.UploadPrefix)
+		if !ok {
+			region, ok = strings.CutPrefix(r, auth.IssuePrefix)
+		}
+		if ok && !slices.Contains(s.Regions, region) {
 			return usagef("role %s: region %q is not in %s", r, region, strings.Join(s.Regions, ","))
 		}
 	}

@@ -74,6 +74,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	green := unlistedID(snap, red)
+	// A synthetic day on loopback: the page at / may load the edge filter
+	// without a device token (a deployment gives its verifiers role edge).
+	f.cfg.PublicEdge = true
 	return f.start(ctx, e, dir, func(addr string) {
 		base := "http://" + addr
 		tok := tokens[auth.Lookup]

@@ -33,13 +33,15 @@ func addServeFlags(fs *flag.FlagSet) *serveFlags {
 	}
 	fs.DurationVar(&f.cfg.ReadTimeout, "read-timeout", 10*time.Second, "time to read a request (not an upload's body)")
 	fs.DurationVar(&f.cfg.UploadTimeout, "upload-timeout", 10*time.Minute, "time to read an upload's body")
-	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", 10*time.Second, "time to write a response")
+	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", 10*time.Second, "time to write a response (the large files get more: see --min-send-rate)")
+	fs.IntVar(&f.cfg.MinSendRate, "min-send-rate", 128<<10, "bytes per second: the snapshot file, edge filter and web assets get --write-timeout plus their size at this rate")
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive connection idle time")
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", 10000, "concurrent connections")
 	fs.IntVar(&f.cfg.MaxBatch, "max-batch", 10000, "IDs in one batch request")
 	fs.StringVar(&f.cfg.ReplicaOf, "replica-of", "", "follow this publisher (base URL, or URL of a static .hcx copy) as a read-only replica")
-	f.token = fs.String("token-file", "", "file holding the bearer token (role replica) for --replica-of")
+	f.token = fs.String("token-file", "", "file holding the bearer token (role replica) for --replica-of: it fetches the snapshot and the edge filter")
 	fs.DurationVar(&f.cfg.ReplicaPoll, "poll", 10*time.Second, "how often a replica polls its publisher")
+	fs.BoolVar(&f.cfg.PublicEdge, "public-edge", false, "serve the edge filter to anyone, not only to tokens with role edge or replica (the filter is personal data in another form: docs/edge-verifier.md)")
 	return f
 }
 
@@ -66,6 +68,9 @@ func (f *serveFlags) start(ctx context.Context, e *env, dir string, ready func(a
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.PublicEdge {
+		e.log.Warn("the edge filter is served without a token (--public-edge); with a population register it gives away most of the red and yellow lists (docs/edge-verifier.md)")
 	}
 	if !srv.Ready() {
 		e.log.Warn("no snapshot yet: not ready until a daily file is ingested or uploaded", "dir", dir)
@@ -95,7 +100,7 @@ func (f *serveFlags) start(ctx context.Context, e *env, dir string, ready func(a
 }
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("serve", "--data DIR [--listen ADDR] [--replica-of URL --token-file F [--poll 10s]]", "Serve the HTTP API (DESIGN section 5) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest, or, as a replica, followed from a publisher. SIGTERM finishes requests in flight, then exits 0")
+	fs := e.flags("serve", "--data DIR [--listen ADDR] [--public-edge] [--replica-of URL --token-file F [--poll 10s]]", "Serve the HTTP API (docs/http-api.md) from the data directory; hot-swaps snapshots written by uploads or by hcx ingest, or, as a replica, followed from a publisher. SIGTERM finishes requests in flight, then exits 0")
 	dir := fs.String("data", defaultData, "data directory")
 	f := addServeFlags(fs)
 	if err := parse(fs, args); err != nil {

@@ -1,9 +1,9 @@
 // Package auth is the tokens file: bearer tokens stored only as SHA-256
-// hashes, each with its roles (DESIGN section 4 and 5).
+// hashes, each with its roles (docs/http-api.md, docs/cli.md).
 //
 // File format, one token a line: `<sha256-hex> <role>[,<role>...]`; `#`
-// starts a comment. Roles: lookup, upload:{region}, replica, admin (admin
-// may do everything).
+// starts a comment. Roles: lookup, upload:{region}, issue:{region},
+// replica, edge, admin (admin may do everything).
 //
 // # Concurrency
 //
@@ -30,25 +30,37 @@ import (
 
 // Roles.
 const (
-	Lookup  = "lookup"
-	Replica = "replica"
-	Admin   = "admin"
+	Lookup  = "lookup"  // station gates: look people up
+	Replica = "replica" // read replicas: fetch the signed snapshot and edge filter
+	Edge    = "edge"    // verifier devices: fetch the edge filter
+	Admin   = "admin"   // everything
 	// UploadPrefix + region: may upload that region's lists only.
 	UploadPrefix = "upload:"
+	// IssuePrefix + region: may issue health codes in that region's name.
+	IssuePrefix = "issue:"
 )
 
 // Upload is the role that may upload region's lists.
 func Upload(region string) string { return UploadPrefix + region }
 
+// Issue is the role that may issue health codes for region.
+func Issue(region string) string { return IssuePrefix + region }
+
 // ValidRole reports whether role is one of the roles above.
 func ValidRole(role string) bool {
 	switch role {
-	case Lookup, Replica, Admin:
+	case Lookup, Replica, Edge, Admin:
 		return true
 	}
-	r, ok := strings.CutPrefix(role, UploadPrefix)
+	if r, ok := strings.CutPrefix(role, UploadPrefix); ok {
+		return engine.ValidRegionName(r)
+	}
+	r, ok := strings.CutPrefix(role, IssuePrefix)
 	return ok && engine.ValidRegionName(r)
 }
+
+// RoleNames lists the roles for messages.
+const RoleNames = "lookup, upload:REGION, issue:REGION, replica, edge, admin"
 
 // NewToken returns a fresh random token: 32 bytes from crypto/rand, hex.
 func NewToken() (string, error) {
@@ -69,7 +81,7 @@ func Line(token string, roles []string) (string, error) {
 	}
 	for _, r := range roles {
 		if !ValidRole(r) {
-			return "", fmt.Errorf("unknown role %q (lookup, upload:REGION, replica, admin)", r)
+			return "", fmt.Errorf("unknown role %q (%s)", r, RoleNames)
 		}
 	}
 	h := Hash(token)
@@ -85,7 +97,7 @@ type Set struct {
 	// SHA-256 table and costs a fraction of a SHA-256 per request
 	// (BenchmarkLookupHandler). Only known tokens enter it, so its size is
 	// bounded by the file.
-	seen   sync.Map // [16]byte -> []string
+	seen   sync.Map // [16]byte -> Roles
 	k0, k1 uint64
 }
 
@@ -139,22 +151,62 @@ func Parse(r io.Reader) (*Set, error) {
 // Len returns the number of tokens.
 func (s *Set) Len() int { return len(s.byHash) }
 
-// Allowed reports whether token is known and whether it holds role (or
-// admin). Only SHA-256 digests are ever compared: the time a lookup takes
-// depends on the digest of what the caller sent, which tells an attacker
-// nothing about any stored token (no byte-by-byte compare of secrets).
-func (s *Set) Allowed(token []byte, role string) (known, allowed bool) {
+// Roles returns the roles of token; known is false for a token not in the
+// set. Only digests are ever compared: the time a lookup takes depends on
+// the digest of what the caller sent, which tells an attacker nothing about
+// any stored token (no byte-by-byte compare of secrets). It does not
+// allocate once the token has been seen.
+func (s *Set) Roles(token []byte) (roles Roles, known bool) {
 	var key [16]byte
 	h0, h1 := siphash.Hash128(s.k0, s.k1, token)
 	binary.LittleEndian.PutUint64(key[:8], h0)
 	binary.LittleEndian.PutUint64(key[8:], h1)
-	var roles []string
 	if v, ok := s.seen.Load(key); ok {
-		roles = v.([]string)
-	} else if roles, ok = s.byHash[Hash(token)]; ok {
-		s.seen.Store(key, roles)
-	} else {
-		return false, false
+		return v.(Roles), true
 	}
-	return true, slices.Contains(roles, role) || slices.Contains(roles, Admin)
+	r, ok := s.byHash[Hash(token)]
+	if !ok {
+		return nil, false
+	}
+	s.seen.Store(key, Roles(r))
+	return r, true
+}
+
+// Allowed reports whether token is known and whether it holds role (or
+// admin).
+func (s *Set) Allowed(token []byte, role string) (known, allowed bool) {
+	roles, known := s.Roles(token)
+	return known, roles.Has(role)
+}
+
+// Roles are one token's roles. The slice is shared: do not modify.
+type Roles []string
+
+// Has reports whether the roles include role, or admin.
+func (r Roles) Has(role string) bool { return slices.Contains(r, role) || slices.Contains(r, Admin) }
+
+// Uploads reports whether the roles include upload:{region}, or admin.
+// region is taken as bytes (a request path's) and not retained.
+func (r Roles) Uploads(region []byte) bool { return r.scoped(UploadPrefix, region) }
+
+// Issues reports whether the roles include issue:{region}, or admin.
+func (r Roles) Issues(region []byte) bool { return r.scoped(IssuePrefix, region) }
+
+// IssuesAny reports whether the roles include issue: for some region, or
+// admin: enough to be let in to the issuing endpoint, which then checks the
+// region a code is asked for.
+func (r Roles) IssuesAny() bool {
+	return slices.Contains(r, Admin) || slices.ContainsFunc(r, func(role string) bool { return strings.HasPrefix(role, IssuePrefix) })
+}
+
+func (r Roles) scoped(prefix string, region []byte) bool {
+	for _, role := range r {
+		if role == Admin {
+			return true
+		}
+		if name, ok := strings.CutPrefix(role, prefix); ok && name == string(region) {
+			return true
+		}
+	}
+	return false
 }

@@ -56,3 +56,58 @@ func TestBadTokensFile(t *testing.T) {
 		t.Error("upload without a region")
 	}
 }
+
+// TestScopedRoles: edge and issue:{region} are roles a tokens file may
+// hold, and a region-scoped role grants its region only.
+func TestScopedRoles(t *testing.T) {
+	edge, _ := NewToken()
+	issuer, _ := NewToken()
+	admin, _ := NewToken()
+	var file strings.Builder
+	for tok, roles := range map[string][]string{edge: {Edge}, issuer: {Issue("sh"), Upload("js")}, admin: {Admin}} {
+		line, err := Line(tok, roles)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file.WriteString(line)
+	}
+	s, err := Parse(strings.NewReader(file.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := func(tok string) Roles {
+		t.Helper()
+		r, known := s.Roles([]byte(tok))
+		if !known {
+			t.Fatalf("%.10s unknown", tok)
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"edge has edge", roles(edge).Has(Edge), true},
+		{"edge has no lookup", roles(edge).Has(Lookup), false},
+		{"edge issues nothing", roles(edge).IssuesAny(), false},
+		{"issuer issues sh", roles(issuer).Issues([]byte("sh")), true},
+		{"issuer issues no js", roles(issuer).Issues([]byte("js")), false},
+		{"issuer issues some region", roles(issuer).IssuesAny(), true},
+		{"issuer uploads js", roles(issuer).Uploads([]byte("js")), true},
+		{"issuer uploads no sh", roles(issuer).Uploads([]byte("sh")), false},
+		{"issuer uploads no prefix of js", roles(issuer).Uploads([]byte("j")), false},
+		{"admin uploads anywhere", roles(admin).Uploads([]byte("zj")), true},
+		{"admin issues", roles(admin).IssuesAny(), true},
+		{"admin has edge", roles(admin).Has(Edge), true},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v", c.name, c.got)
+		}
+	}
+	for _, bad := range []string{"issue:", "issue:SH", "edge:sh", "Edge"} {
+		if ValidRole(bad) {
+			t.Errorf("%q valid", bad)
+		}
+	}
+}

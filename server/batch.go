@@ -1,0 +1,129 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/answer"
+)
+
+var (
+	contentJSON   = []byte("application/json")
+	contentNDJSON = "application/x-ndjson"
+	onlyListed    = []byte("listed")
+)
+
+// batchBuf is a batch's scratch space, pooled: a 1,000-ID batch would
+// otherwise allocate its ID slices, results and a 150 KB answer each time.
+type batchBuf struct {
+	in  []byte
+	ids [][]byte
+	res []engine.Result
+	out []byte
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batchBuf) }}
+
+// batch serves POST /v1/status (docs/http-api.md): IDs one a line answered
+// as NDJSON, or {"ids":[...]} answered as {"results":[...]}, an answer per
+// ID in order. With ?only=listed it screens (a train's manifest, a
+// building's visitors): only the answers that are not green, each with "i",
+// its 0-based position in the request; an invalid ID is not green, so it is
+// answered too (status "invalid"); the JSON form adds "count", the IDs
+// screened. It allocates nothing per ID.
+func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
+	screen := false
+	if only := ctx.QueryArgs().Peek("only"); only != nil {
+		if !bytes.Equal(only, onlyListed) {
+			s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", "only=listed is the one filter")
+			return
+		}
+		screen = true
+	}
+	buf := batchPool.Get().(*batchBuf)
+	defer batchPool.Put(buf)
+	body, err := readBody(ctx, buf.in[:0], s.cfg.MaxBatchBody)
+	buf.in = body
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
+		return
+	case err != nil:
+		ctx.SetConnectionClose()
+		s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", "the request body could not be read")
+		return
+	}
+	st := s.live(ctx)
+	if st == nil {
+		return
+	}
+	isJSON := bytes.HasPrefix(ctx.Request.Header.ContentType(), contentJSON)
+	var ids [][]byte
+	if isJSON {
+		if ids, err = jsonIDs(body, buf.ids[:0]); err != nil {
+			s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", `want {"ids":["...", ...]}: `+err.Error())
+			return
+		}
+	} else {
+		ids = textIDs(body, buf.ids[:0], s.cfg.MaxBatch)
+	}
+	buf.ids = ids
+	if len(ids) > s.cfg.MaxBatch {
+		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "batch_too_large",
+			fmt.Sprintf("more than %d IDs in one batch", s.cfg.MaxBatch))
+		return
+	}
+	buf.res = st.snap.LookupBatchBytes(ids, slices.Grow(buf.res[:0], len(ids))[:len(ids)])
+	var tally [engine.Red + 1]int
+	out := buf.out[:0]
+	if isJSON {
+		out = append(out, `{"results":[`...)
+	}
+	first := true
+	for i, r := range buf.res {
+		tally[r.Status]++
+		if screen && r.Status == engine.Green {
+			continue
+		}
+		if isJSON && !first {
+			out = append(out, ',')
+		}
+		first = false
+		at := len(out)
+		out = answer.AppendJSON(out, st.view, ids[i], r)
+		if screen {
+			out = insertPosition(out, at, i)
+		}
+		if !isJSON {
+			out = append(out, '\n')
+		}
+	}
+	s.metrics.lookupTally(tally)
+	if isJSON {
+		out = append(out, ']')
+		if screen {
+			out = strconv.AppendInt(append(out, `,"count":`...), int64(len(ids)), 10)
+		}
+		out = append(out, "}\n"...)
+		ctx.SetContentType("application/json")
+	} else {
+		ctx.SetContentType(contentNDJSON)
+	}
+	ctx.SetBody(out) // copies: buf goes back to the pool
+	buf.out = out
+}
+
+// insertPosition turns the answer object at out[at:] into one whose first
+// member is "i":pos.
+func insertPosition(out []byte, at, pos int) []byte {
+	var num [32]byte
+	member := append(strconv.AppendInt(append(num[:0], `"i":`...), int64(pos), 10), ',')
+	return slices.Insert(out, at+1, member...) // after the object's '{'
+}

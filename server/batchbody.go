@@ -1,0 +1,107 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// The two bodies of POST /v1/status (docs/http-api.md): IDs one a line
+// (text), or {"ids":["...", ...]} (JSON). Both are split into IDs that
+// point into the body, without allocating per ID.
+
+var (
+	newline        = []byte{'\n'}
+	carriageReturn = []byte{'\r'}
+)
+
+// textIDs appends the non-blank lines of body to dst, stopping once more
+// than max are found (the batch is refused then anyway).
+func textIDs(body []byte, dst [][]byte, max int) [][]byte {
+	for len(body) > 0 && len(dst) <= max {
+		line, rest, _ := bytes.Cut(body, newline)
+		body = rest
+		if line = bytes.TrimSuffix(line, carriageReturn); len(bytes.TrimSpace(line)) > 0 {
+			dst = append(dst, line)
+		}
+	}
+	return dst
+}
+
+// jsonIDs appends the IDs of a JSON body to dst. The form clients send,
+// {"ids":[...]} of plain strings, is scanned in place; anything else (escapes,
+// other keys, non-ASCII bytes, null) goes through encoding/json, which then
+// allocates, with the same result (FuzzJSONIDs holds the scan to it).
+func jsonIDs(body []byte, dst [][]byte) ([][]byte, error) {
+	if ids, ok := scanJSONIDs(body, dst); ok {
+		return ids, nil
+	}
+	var req struct {
+		IDs []string `json:"ids"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return dst, err
+	}
+	for _, id := range req.IDs {
+		dst = append(dst, []byte(id))
+	}
+	return dst, nil
+}
+
+// scanJSONIDs accepts exactly: {"ids":[ "..." , ... ]} with JSON whitespace
+// anywhere between tokens, each string of printable ASCII without quote or
+// backslash. It reports false for anything else, leaving that to
+// encoding/json.
+func scanJSONIDs(b []byte, dst [][]byte) ([][]byte, bool) {
+	n := len(dst)
+	i := skipSpace(b, 0)
+	for _, want := range jsonIDsOpening {
+		if !bytes.HasPrefix(b[i:], want) {
+			return dst[:n], false
+		}
+		i = skipSpace(b, i+len(want))
+	}
+	if i < len(b) && b[i] == ']' {
+		i++
+	} else {
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return dst[:n], false
+			}
+			j := i + 1
+			for j < len(b) && b[j] != '"' {
+				if c := b[j]; c < 0x20 || c >= 0x7f || c == '\\' {
+					return dst[:n], false
+				}
+				j++
+			}
+			if j >= len(b) {
+				return dst[:n], false
+			}
+			dst = append(dst, b[i+1:j])
+			i = skipSpace(b, j+1)
+			if i < len(b) && b[i] == ',' {
+				i = skipSpace(b, i+1)
+				continue
+			}
+			if i < len(b) && b[i] == ']' {
+				i++
+				break
+			}
+			return dst[:n], false
+		}
+	}
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != '}' || skipSpace(b, i+1) != len(b) {
+		return dst[:n], false
+	}
+	return dst, true
+}
+
+var jsonIDsOpening = [][]byte{[]byte(`{`), []byte(`"ids"`), []byte(`:`), []byte(`[`)}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
