@@ -19,7 +19,7 @@ const (
 	replicaRole               // replica
 	edgeRole                  // edge or replica (a replica serves the filter too); anyone with Config.PublicEdge
 	uploadRole                // upload:{region} for the region the path names; nobody on a replica
-	issueRole                 // issue:{region} for some region; the handler checks the region asked for
+	issueRole                 // issue:{region} for some region (the handler checks the region asked for); nobody on a replica
 )
 
 // needs names the role in a 403's detail (written once: no allocation).
@@ -66,6 +66,9 @@ var (
 	// A replica takes no uploads from anyone: said before any token check,
 	// since a region's token is known to the publisher only.
 	replicaUpload = refusal{code: fasthttp.StatusConflict, err: "read_only_replica", detail: "this server is a read-only replica: upload to its publisher"}
+	// Nor does it issue codes: issuer keys stay in the publisher's data
+	// directory, never in a snapshot a replica receives.
+	replicaIssue = refusal{code: fasthttp.StatusConflict, err: "read_only_replica", detail: "this server is a read-only replica and holds no issuer keys: issue codes at its publisher"}
 )
 
 // check decides from the headers alone whether a request may call r.
@@ -75,6 +78,8 @@ func (s *Server) check(h *fasthttp.RequestHeader, r *route, rest []byte) refusal
 		return refusal{}
 	case r.access == uploadRole && s.cfg.ReplicaOf != "":
 		return replicaUpload
+	case r.access == issueRole && s.cfg.ReplicaOf != "":
+		return replicaIssue
 	}
 	tok, ok := bytes.CutPrefix(h.Peek(fasthttp.HeaderAuthorization), bearer)
 	if !ok {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -49,15 +48,9 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	}
 	buf := batchPool.Get().(*batchBuf)
 	defer batchPool.Put(buf)
-	body, err := readBody(ctx, buf.in[:0], s.cfg.MaxBatchBody)
+	body, ok := s.readBodyOrFail(ctx, buf.in[:0], s.cfg.MaxBatchBody)
 	buf.in = body
-	switch {
-	case errors.Is(err, errBodyTooLarge):
-		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
-		return
-	case err != nil:
-		ctx.SetConnectionClose()
-		s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", "the request body could not be read")
+	if !ok {
 		return
 	}
 	st := s.live(ctx)
@@ -67,6 +60,7 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	isJSON := bytes.HasPrefix(ctx.Request.Header.ContentType(), contentJSON)
 	var ids [][]byte
 	if isJSON {
+		var err error
 		if ids, err = jsonIDs(body, buf.ids[:0]); err != nil {
 			s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", `want {"ids":["...", ...]}: `+err.Error())
 			return

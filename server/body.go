@@ -71,6 +71,23 @@ func readBody(ctx *fasthttp.RequestCtx, dst []byte, limit int) ([]byte, error) {
 	}
 }
 
+// readBodyOrFail is readBody for a handler: a body over limit is answered
+// 413 too_large, one that could not be read 400 (and the connection
+// closed); ok reports whether the handler has the whole body.
+func (s *Server) readBodyOrFail(ctx *fasthttp.RequestCtx, dst []byte, limit int) (body []byte, ok bool) {
+	body, err := readBody(ctx, dst, limit)
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		s.fail(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", err.Error())
+		return body, false
+	case err != nil:
+		ctx.SetConnectionClose()
+		s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", "the request body could not be read")
+		return body, false
+	}
+	return body, true
+}
+
 // sendImmutable answers with body, a slice nobody changes (a published
 // file), without copying it, and with a write deadline fit for its size:
 // the write timeout plus the time to send it at MinSendRate. A fixed write

@@ -16,7 +16,7 @@ import (
 // and per ID on top of the engine (wrk and `make compare` measure the
 // whole server).
 
-func benchCtx(b *testing.B, method, uri, token, body string) *fasthttp.RequestCtx {
+func benchCtx(b testing.TB, method, uri, token, body string) *fasthttp.RequestCtx {
 	var req fasthttp.Request
 	req.Header.SetMethod(method)
 	req.SetRequestURI(uri)

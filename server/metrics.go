@@ -41,6 +41,7 @@ type metrics struct {
 	listDate        *prometheus.GaugeVec
 	version         prometheus.Gauge
 	records         prometheus.Gauge
+	codes           *codeMetrics // codes.go
 	handler         fasthttp.RequestHandler
 }
 
@@ -99,6 +100,7 @@ func newMetrics(s *Server) *metrics {
 	m.records = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_snapshot_records", Help: "Distinct people in the live snapshot."})
 	f(m.version)
 	f(m.records)
+	m.codes = newCodeMetrics(s.cfg.Store.Regions, f)
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
 }

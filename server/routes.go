@@ -29,10 +29,10 @@ var routes = [...]route{
 	{"GET", "/healthz", public, (*Server).healthz, "healthz"},
 	{"GET", "/readyz", public, (*Server).readyz, "readyz"},
 	{"GET", "/metrics", public, (*Server).serveMetrics, "metrics"},
+	{"GET", "/v1/trust", public, (*Server).trust, "trust"},
+	{"POST", "/v1/codes", issueRole, (*Server).issueCode, "codes_issue"},
+	{"POST", "/v1/codes/verify", lookupRole, (*Server).verifyCodes, "codes_verify"},
 	{"GET", "/", public, (*Server).webPage, "web"},
-	// Health codes (docs/health-codes.md) take three lines here, with their
-	// handlers: GET /v1/trust (public), POST /v1/codes (issueRole),
-	// POST /v1/codes/verify (lookupRole).
 }
 
 // route is one endpoint.

@@ -123,6 +123,7 @@ type Server struct {
 	edge                 edgeState     // edge.go
 	web                  webCache      // web.go
 	replica              replicaStatus // replica.go
+	issuerKeys           codeKeys      // codes.go
 
 	mu      sync.Mutex
 	tasks   []*task // in start order

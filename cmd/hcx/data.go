@@ -280,24 +280,34 @@ func cmdLookup(_ context.Context, e *env, args []string) error {
 	v := answer.NewView(snap, cal.Now(), *maxAge, cal.Location())
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	buf := make([]byte, 0, 512)
-	answerOne := func(id []byte) {
+	err = eachInput(fs.Args(), e.stdin, "IDs", func(id []byte) {
 		buf = answer.AppendJSON(buf[:0], v, id, snap.LookupBytes(id))
 		buf = append(buf, '\n')
 		w.Write(buf)
+	})
+	if ferr := w.Flush(); err == nil {
+		err = ferr
 	}
-	if fs.NArg() > 0 {
-		for _, id := range fs.Args() {
-			answerOne([]byte(id))
+	return err
+}
+
+// eachInput calls fn with each argument or, with none, each non-blank line
+// of stdin (CRLF accepted; a line longer than 4 KiB is passed cut to its
+// first 4 KiB, which no ID or code is, so it is answered as invalid). What
+// fn is given is valid only during the call. what names the inputs in a
+// read error.
+func eachInput(args []string, stdin io.Reader, what string, fn func([]byte)) error {
+	if len(args) > 0 {
+		for _, a := range args {
+			fn([]byte(a))
 		}
-		return w.Flush()
+		return nil
 	}
-	r := bufio.NewReaderSize(e.stdin, 4096)
+	r := bufio.NewReaderSize(stdin, 4096)
 	for {
 		line, err := r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// Not an ID: answer it as one (invalid: length) from its first
-			// bytes, and skip the rest of the line.
-			answerOne(line)
+			fn(line)
 			for errors.Is(err, bufio.ErrBufferFull) {
 				_, err = r.ReadSlice('\n')
 			}
@@ -305,14 +315,13 @@ func cmdLookup(_ context.Context, e *env, args []string) error {
 		}
 		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
 		if len(bytes.TrimSpace(line)) > 0 {
-			answerOne(line)
+			fn(line)
 		}
 		if err == io.EOF {
-			return w.Flush()
+			return nil
 		}
 		if err != nil {
-			w.Flush()
-			return fmt.Errorf("reading IDs from stdin: %w", err)
+			return fmt.Errorf("reading %s from stdin: %w", what, err)
 		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 // cmdDemo is the README's first command: one synthetic day, served, with a
 // token and ready-to-paste calls printed.
 func cmdDemo(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("demo", "[--listen ADDR] [--records N]", "Run hcx on a synthetic day: a temporary data directory, generated lists for every region, the HTTP API on 127.0.0.1:8080; prints a lookup token, example IDs and curl calls. Ctrl-C stops it and removes the directory")
+	fs := e.flags("demo", "[--listen ADDR] [--records N]", "Run hcx on a synthetic day: a temporary data directory, generated lists for every region, an issuer for every region, the HTTP API on 127.0.0.1:8080; prints a lookup token, example IDs, example health codes with their QR images and curl calls. Ctrl-C stops it and removes the directory")
 	f := addServeFlags(fs)
 	records := fs.Int("records", 200000, "records in the generated day")
 	seed := fs.Uint64("seed", 1, "random seed of the generated day")
@@ -56,6 +56,10 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	codes, err := newDemoCodes(st, filepath.Join(tmp, "codes"), paths)
+	if err != nil {
+		return err
+	}
 	ups := make([]loader.Upload, len(paths))
 	for i, p := range paths {
 		file, err := os.Open(p)
@@ -74,6 +78,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	green := unlistedID(snap, red)
+	if err := codes.issueAfter(st, red, green); err != nil {
+		return err
+	}
 	// A synthetic day on loopback: the page at / may load the edge filter
 	// without a device token (a deployment gives its verifiers role edge).
 	f.cfg.PublicEdge = true
@@ -85,6 +92,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "data directory %s (removed when the demo stops; Ctrl-C)\n\n", dir)
 		fmt.Fprintf(w, "lookup token:    %s\nupload token sh: %s\n\n", tok, tokens[auth.Upload("sh")])
 		fmt.Fprintf(w, "example IDs: red %s, yellow %s, green %s\n\n", red, yellow, green)
+		codes.print(w, base, "")
 		auth := fmt.Sprintf("-H 'Authorization: Bearer %s'", tok)
 		fmt.Fprintf(w, "Try:\n")
 		for _, id := range []string{red, yellow, green} {
@@ -93,6 +101,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "  curl -s %s %s/v1/regions/sh/status/%s\n", auth, base, red)
 		fmt.Fprintf(w, "  printf '%s\\n%s\\n%s\\n' | curl -s %s --data-binary @- %s/v1/status\n", red, yellow, green, auth, base)
 		fmt.Fprintf(w, "  curl -s %s %s/v1/snapshot\n", auth, base)
+		codes.printCalls(w, base, tok, green)
 		fmt.Fprintf(w, "  curl -s %s/metrics | grep ^hcx_\n", base)
 	})
 }

@@ -157,6 +157,8 @@ func TestScripts(t *testing.T) {
 			"perm":        cmdPerm,
 			"tokenstored": cmdTokenStored,
 			"issuerkey":   cmdIssuerKey, // issuer_e2e_test.go
+			"qrread":      cmdQRRead,    // code_e2e_test.go
+			"envfile":     cmdEnvFile,   // code_e2e_test.go
 			"output":      cmdOutput,
 			"gzip":        cmdGzip,
 		},

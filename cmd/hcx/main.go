@@ -84,6 +84,7 @@ func init() {
 		{"bench", benchArgs, "load a server and check its answers: throughput, latency percentiles, errors", cmdBench},
 		{"snapshot", "export --data DIR --out DIR", "write the signed snapshot and a manifest for a static host replicas can follow", cmdSnapshot},
 		{"issuer", "add|list|revoke --data DIR ...", "health-code issuer keys and the trust list: add (prints the kid), list, revoke", cmdIssuer},
+		{"code", "issue|verify --data DIR ...", "health codes: issue one (prints the code; --qr writes its QR), verify codes offline", cmdCode},
 	}
 }
 

@@ -984,6 +984,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo's %s example: %+v", want, a)
 		}
 	}
+	checkDemoCodes(t, s, e.lookup, dir, lines) // code_e2e_test.go
 	s.terminate()
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the demo's data directory is left behind: %v", err)

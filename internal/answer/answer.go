@@ -1,6 +1,8 @@
-// Package answer renders lookup results as the JSON objects of the HTTP API
-// (docs/http-api.md), for the server and for `hcx lookup`, which prints the
-// same objects.
+// Package answer renders lookup results and health-code verdicts as the
+// JSON objects of the HTTP API (docs/http-api.md, docs/health-codes.md), for
+// the server and for `hcx lookup` and `hcx code`, which print the same
+// objects; and it holds the rules those answers follow (a code's colour at
+// issue, its lifetime, when a code passes).
 //
 // # Concurrency
 //
@@ -24,17 +26,18 @@ const DefaultMaxAge = 36 * time.Hour
 // region names, the snapshot's date and the stale regions, rendered once.
 type View struct {
 	Snap      *engine.Snapshot
-	AsOf      engine.Day // the newest list date of any region
-	StaleList []string   // regions with no list or one older than the max age
-	names     [][]byte   // `{"region":"sh","status":"` per region
-	tail      []byte     // `,"asOf":"...","stale":[...]}`
+	AsOf      engine.Day     // the newest list date of any region
+	StaleList []string       // regions with no list or one older than the max age
+	loc       *time.Location // the zone of a code's times
+	names     [][]byte       // `{"region":"sh","status":"` per region
+	tail      []byte         // `,"asOf":"...","stale":[...]}`
 }
 
 // NewView prepares answers from s as of now: a region's list dated D counts
 // from the start of D in loc, or from its ingest time if that is earlier
 // (engine.RegionInfo.FreshFrom), and is stale once older than maxAge.
 func NewView(s *engine.Snapshot, now time.Time, maxAge time.Duration, loc *time.Location) *View {
-	v := &View{Snap: s, AsOf: engine.NoDay}
+	v := &View{Snap: s, AsOf: engine.NoDay, loc: loc}
 	for _, r := range s.Regions() {
 		v.names = append(v.names, []byte(`{"region":"`+r.Name+`","status":"`))
 		if r.ListDate != engine.NoDay && r.ListDate > v.AsOf {
@@ -73,6 +76,13 @@ func AppendJSON[T string | []byte](dst []byte, v *View, query T, r engine.Result
 		dst = append(dst, r.Err.Reason()...)
 		return append(dst, `"}`...)
 	}
+	dst = appendSinceSources(dst, v, r)
+	return append(dst, v.tail...)
+}
+
+// appendSinceSources appends `,"since":...,"sources":[...]` of a valid
+// ID's result.
+func appendSinceSources(dst []byte, v *View, r engine.Result) []byte {
 	dst = append(dst, `,"since":`...)
 	dst = appendDay(dst, r.Since)
 	dst = append(dst, `,"sources":[`...)
@@ -90,8 +100,7 @@ func AppendJSON[T string | []byte](dst []byte, v *View, query T, r engine.Result
 		dst = append(dst, c.String()...)
 		dst = append(dst, `"}`...)
 	}
-	dst = append(dst, ']')
-	return append(dst, v.tail...)
+	return append(dst, ']')
 }
 
 func appendDay(dst []byte, d engine.Day) []byte {
