@@ -13,10 +13,12 @@ package engine
 // BenchmarkLookupBatch measures it against the per-ID loop on the same IDs.
 
 // batchGroup is how many IDs are hashed before their blocks are touched:
-// enough to keep the processor's dozen or more outstanding misses busy,
-// small enough that the group's blocks (64 bytes each) stay in L1 until
-// they are tested and that the pseudonyms live on the stack
-// (BenchmarkLookupBatch: 8 was slower, 64 no faster than 32).
+// enough to keep the processor's outstanding misses busy, small enough
+// that the group's blocks (64 bytes each) stay in L1 until they are tested
+// and that the scratch arrays live on the stack. BenchmarkLookupBatch
+// (path=paired) showed no difference between groups of 32 and 256, nor
+// from also touching the radix table and first key of each candidate for
+// the exact index (the 2% of a gate's IDs that pass the bloom filter).
 const batchGroup = 32
 
 // Hit is one answer of a screening batch that is not green: the ID's
@@ -69,7 +71,11 @@ var greenResult = Result{Status: Green, Since: NoDay}
 // touching loads (an unused load is dead code to it; batch is far too large
 // to be inlined, so the ignored result survives).
 func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits *[]Hit) (touched uint64) {
-	var ps [batchGroup]uint64
+	var (
+		ps    [batchGroup]uint64
+		errs  [batchGroup]IDError // 0 for a valid ID
+		maybe [batchGroup]bool    // listed, or a bloom false positive
+	)
 	words, m, k := s.bloomBits, s.bloomM, s.bloomK
 	emit := func(i int, r Result) {
 		if out != nil {
@@ -80,43 +86,40 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits *[]Hit) (
 	}
 	for base := 0; base < len(ids); base += batchGroup {
 		group := ids[base:min(base+batchGroup, len(ids))]
-		// Validate and hash; valid marks the IDs that are, errs says why
-		// the others are not (answered in order below).
-		var valid uint64
-		var errs [batchGroup]IDError
 		for j, id := range group {
 			p, err := pseudonymOf(s.key, s.cal, id)
+			errs[j], ps[j] = 0, uint64(p)
 			if err != nil {
 				errs[j] = err.(IDError)
-				continue
 			}
-			ps[j] = uint64(p)
-			valid |= 1 << uint(j)
 		}
 		if s.useBloom {
 			// Touch each valid ID's block: the loads are independent and
 			// a few instructions apart, so they miss in parallel.
 			for j := range group {
-				if valid>>uint(j)&1 != 0 {
+				if errs[j] == 0 {
 					touched += words[bloomBlock(ps[j], m)]
 				}
 			}
+			for j := range group {
+				maybe[j] = errs[j] == 0 && bloomTest(words, m, k, ps[j])
+			}
+		} else {
+			for j := range group {
+				maybe[j] = errs[j] == 0
+			}
 		}
 		for j := range group {
-			if valid>>uint(j)&1 == 0 {
+			switch {
+			case errs[j] != 0:
 				emit(base+j, Result{Err: errs[j], Since: NoDay})
-				continue
-			}
-			p := ps[j]
-			if s.useBloom && !bloomTest(words, m, k, p) {
-				if out != nil {
+			case maybe[j]:
+				if ord, ok := s.exact(ps[j]); ok {
+					emit(base+j, s.at(ord))
+				} else if out != nil {
 					out[base+j] = greenResult
 				}
-				continue
-			}
-			if ord, ok := s.exact(p); ok {
-				emit(base+j, s.at(ord))
-			} else if out != nil {
+			case out != nil:
 				out[base+j] = greenResult
 			}
 		}
