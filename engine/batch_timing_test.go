@@ -51,6 +51,24 @@ func BenchmarkLookupBatch(b *testing.B) {
 				return len(set.snap.Screen(ids, hits[:0]))
 			}},
 		}
+		for _, p := range paths {
+			b.Run(sizeName(n)+"/path="+p.name, func(b *testing.B) {
+				b.ReportAllocs()
+				listed, at := 0, 0
+				for i := 0; b.Loop(); i++ {
+					if i%size == 0 {
+						listed += p.run(set.pool[at : at+size])
+						if at += size; at+size > len(set.pool) {
+							at = 0
+						}
+					}
+				}
+				if b.N >= size && listed == 0 {
+					b.Fatal("no listed IDs: the query mix is broken")
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+			})
+		}
 		b.Run(sizeName(n)+"/path=paired", func(b *testing.B) {
 			var ns [3][]float64
 			at := 0
@@ -93,24 +111,6 @@ func BenchmarkLookupBatch(b *testing.B) {
 			b.ReportMetric(ratio(1), "batch/loop")
 			b.ReportMetric(ratio(2), "screen/loop")
 		})
-		for _, p := range paths {
-			b.Run(sizeName(n)+"/path="+p.name, func(b *testing.B) {
-				b.ReportAllocs()
-				listed, at := 0, 0
-				for i := 0; b.Loop(); i++ {
-					if i%size == 0 {
-						listed += p.run(set.pool[at : at+size])
-						if at += size; at+size > len(set.pool) {
-							at = 0
-						}
-					}
-				}
-				if b.N >= size && listed == 0 {
-					b.Fatal("no listed IDs: the query mix is broken")
-				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
-			})
-		}
 	}
 }
 
