@@ -1,9 +1,6 @@
 package bench
 
-import (
-	"runtime"
-	"time"
-)
+import "time"
 
 // pacer releases the open model's send slots on time, from one goroutine:
 // slot s is due at begin + s*interval, and a connection takes the next
@@ -16,9 +13,8 @@ import (
 // Go's timers wake a sleeping program about 1 ms late on Linux (the
 // runtime waits in epoll with a millisecond timeout): slept away in each
 // connection, that millisecond would be added to every latency measured.
-// So the pacer sleeps on its own OS thread with nanosleep and a timer slack
-// of a microsecond (preciseSleep), tens of microseconds late
-// (TestOpenModelSendLag).
+// So the pacer sleeps on a timerfd (preciseTimer), tens of microseconds
+// late (TestOpenModelSendLag).
 type pacer struct {
 	begin    time.Time
 	interval float64 // nanoseconds between slots
@@ -47,18 +43,16 @@ func (p *pacer) at(s int64) time.Time {
 }
 
 func (p *pacer) run() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer close(p.done)
 	defer close(p.slots)
-	precise := preciseSleepInit()
+	sleep := time.Sleep
+	if t, err := newPreciseTimer(); err == nil {
+		defer t.close()
+		sleep = t.sleep
+	}
 	for p.next <= p.last {
 		if d := time.Until(p.at(p.next)); d > 0 {
-			if precise {
-				preciseSleep(d)
-			} else {
-				time.Sleep(d)
-			}
+			sleep(d)
 		}
 		// Release every slot due by now: after a late wake-up, the ones
 		// missed go out at once, each with its own due time.

@@ -2,9 +2,16 @@
 
 package bench
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
-// preciseSleepInit reports that only time.Sleep is available here.
-func preciseSleepInit() bool { return false }
+// preciseTimer is only on Linux; elsewhere the pacer uses time.Sleep.
+type preciseTimer struct{}
 
-func preciseSleep(d time.Duration) { time.Sleep(d) }
+func newPreciseTimer() (*preciseTimer, error) { return nil, errors.New("no timerfd") }
+
+func (*preciseTimer) sleep(d time.Duration) { time.Sleep(d) }
+
+func (*preciseTimer) close() {}
