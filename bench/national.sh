@@ -15,18 +15,22 @@
 #   RECORDS=10000000 bash bench/national.sh
 #
 # Environment: RECORDS (100000000), WORK (a directory for the data,
-# removed at the end unless KEEP=1; default a new one under /tmp), DURATION
-# of each throughput run (10s), NICE (-15: on a machine shared with other
-# work, the measured processes take the CPU first; 0 to run as any process).
+# removed at the end unless KEEP=1; default a new one under /tmp), OUT (where
+# the raw measurements and the summary stay; default WORK's name with
+# -report), DURATION of each throughput run (10s), NICE (-15: on a machine
+# shared with other work, the measured processes take the CPU first; 0 to
+# run as any process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-100000000} DURATION=${DURATION:-10s} NICE=${NICE:--15} KEEP=${KEEP:-0}
 W=${WORK:-$(mktemp -d /tmp/hcx-national.XXXXXX)}
-mkdir -p "$W"
+OUT=${OUT:-$W-report}
+mkdir -p "$W" "$OUT"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  cp "$W"/*.time "$W"/*.json "$W"/*.log "$W"/*.out "$OUT/" 2>/dev/null || true
   [ "$KEEP" = 1 ] || rm -rf "$W"
 }
 trap cleanup EXIT
@@ -99,6 +103,8 @@ LOAD2=$(load)
 "${run[@]}" "$H" bench --url "http://127.0.0.1:$PP" --token "$LOOKUP" --ids "$W/ids.txt" --duration "$DURATION" --connections 16 --batch 1000 --json >"$W/batch.json" 2>"$W/batch.err" || true
 LOAD3=$(load)
 
+{
+echo "$RECORDS $PEOPLE $GEN_BYTES $SNAP_BYTES $EDGE_BYTES $DATA_BYTES $RSS_SERVED $RSS_REPLICA $SYNC | $LOOKUP_NS | $LOAD0 | $LOAD1 | $LOAD2 | $LOAD3" >"$OUT/raw.txt"
 python3 - "$W" "$RECORDS" "$PEOPLE" "$GEN_BYTES" "$SNAP_BYTES" "$EDGE_BYTES" "$DATA_BYTES" "$RSS_SERVED" "$RSS_REPLICA" "$SYNC" "$LOOKUP_NS" \
   "$LOAD0" "$LOAD1" "$LOAD2" "$LOAD3" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
   "$(awk '/MemTotal/{printf "%.0f", $2/1048576}' /proc/meminfo)" "$(git rev-parse --short HEAD)" "$(go version | cut -d' ' -f3)" <<'PY'
@@ -131,7 +137,8 @@ print(f"| ingest (`hcx ingest`, 40 files to a signed snapshot and edge parts) | 
 print(f"| snapshot file | {size(snap_b)} ({int(snap_b)/max(people,1):.1f} B/person) |")
 print(f"| edge filter (`hcx edge export`) | {size(edge_b)} ({int(edge_b)*8/records:.1f} bits/listing) |")
 print(f"| data directory | {size(data_b)} |")
-print(f"| RSS served (`hcx serve`, loaded, idle) | {verdict(int(rss_s)/GB, 3, 'GB') if int(rss_s) >= GB/10 else size(rss_s) + " (target < 3 GB: **met**)"}, {int(rss_s)/max(people,1):.1f} B/person |")
+served = verdict(int(rss_s)/GB, 3, "GB") if int(rss_s) >= GB/10 else size(rss_s) + " (target < 3 GB: **met**)"
+print(f"| RSS served (`hcx serve`, loaded, idle) | {served}, {int(rss_s)/max(people,1):.1f} B/person |")
 print(f"| replica full sync over loopback (start to ready) | {verdict(float(sync), 30, 's')}; replica RSS {size(rss_r)} |")
 print(f"| lookups (in process) | {lookup_ns.splitlines()[-1].split(': ', 1)[-1]} ns/ID; {lookup_ns.splitlines()[0].split(', ', 1)[-1]} |")
 for name, j, what in (("single GET, 64 connections", g, "requests/s"), ("batches of 1,000 IDs, 16 connections", b, "lookups/s")):
@@ -141,3 +148,4 @@ for name, j, what in (("single GET, 64 connections", g, "requests/s"), ("batches
     rate = j["requests_per_sec"] if what == "requests/s" else j["lookups_per_sec"]
     print(f"| {name} (hcx bench, closed model) | {rate:,.0f} {what}, p50 {j['latency_ms']['p50']} ms, p99 {j['latency_ms']['p99']} ms, errors {j['errors']} |")
 PY
+} | tee "$OUT/summary.md"
