@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -264,8 +265,8 @@ func reencode(t *testing.T, code string, change func(raw []byte)) string {
 
 // TestVerifyCodes: every verdict end to end, in order, one a line.
 func TestVerifyCodes(t *testing.T) {
-	var logs bytes.Buffer
-	e := codesEnv(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	logs := &lockedBuffer{}
+	e := codesEnv(t, Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	green := fixture.IDs(24, 1)[0]
 	passes, red := e.code(t, "sh", green), e.code(t, "sh", e.sh[0])
 	shKey, shIssuer, err := e.store.IssuerKey(e.srv.Snapshot().TrustList(), "sh")
@@ -351,6 +352,24 @@ func TestVerifyCodes(t *testing.T) {
 	if strings.Contains(m+logs.String(), green[:14]) || strings.Contains(m+logs.String(), "HCX1") {
 		t.Errorf("an ID or a code in the metrics or logs")
 	}
+}
+
+// lockedBuffer is a log the server's goroutines write while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestVerifyLimits: the batch and body limits of the batch lookup apply.
