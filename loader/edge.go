@@ -145,12 +145,12 @@ func (s *Store) writeEdge(e *edgeBuild) error {
 }
 
 // removeUnusedEdge deletes the parts no region of the committed snapshot
-// uses (replaced lists, or left by a crash before a commit). Only called
-// with the lock held.
+// uses (replaced lists, or left by a crash or a failed write before a
+// commit). snap nil: no snapshot yet. Only called with the lock held.
 func (s *Store) removeUnusedEdge(snap *engine.Snapshot) {
 	keep := map[string]bool{}
-	for i, r := range snap.Regions() {
-		if r.ListDate != engine.NoDay {
+	for i := range snapRegions(snap) {
+		if r := snap.Regions()[i]; r.ListDate != engine.NoDay {
 			keep[EdgePartName(r.Name, r.ListDate, snap.RegionDigest(i))] = true
 		}
 	}
@@ -160,6 +160,14 @@ func (s *Store) removeUnusedEdge(snap *engine.Snapshot) {
 			os.Remove(p)
 		}
 	}
+}
+
+// snapRegions is snap's regions, none for no snapshot.
+func snapRegions(snap *engine.Snapshot) []engine.RegionInfo {
+	if snap == nil {
+		return nil
+	}
+	return snap.Regions()
 }
 
 // EdgeExport is an assembled, signed edge filter.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +28,7 @@ var (
 // MaxDaysAhead is how far past today a list date may lie. A region may
 // publish tomorrow's list tonight; a date years ahead is a typo, and taking
 // it would refuse every correct list after it as a replay.
-const MaxDaysAhead = 7
+const MaxDaysAhead = 1
 
 // Upload is one daily file to ingest.
 type Upload struct {
@@ -72,108 +73,189 @@ type IngestOptions struct {
 }
 
 // Ingest validates, pseudonymises and stores daily files, then rebuilds,
-// signs and atomically replaces the snapshot, once for the whole batch.
+// signs and atomically replaces the snapshot, once for the whole batch, and
+// returns the snapshot it built (the live one when nothing landed), so a
+// server installs it without reading the disk.
+//
 // Files are parsed in parallel; Progress may be called from several
-// goroutines at once (for different files).
-// Files of one region are taken in date order. Each file is all-or-nothing:
-// a rejected one leaves its region's current list live, and the others still
-// land. The reports come back in the order of ups. The error is non-nil when
-// any file was rejected (errors.As gives each *RejectError) or the store
-// could not be written (then nothing changed).
+// goroutines at once (for different files). Files of one region are taken
+// in date order. Each file is all-or-nothing: a rejected one leaves its
+// region's current list live, and the others still land. The reports come
+// back in the order of ups. The error is non-nil when any file was rejected
+// (errors.As gives each *RejectError) or the store could not be written
+// (then nothing changed, and the previous snapshot stays live).
+//
+// Concurrency: Ingest is safe to call from many goroutines, and regions do
+// not wait on each other: files are read, parsed and pseudonymised holding
+// only their regions' locks, so a region uploading slowly holds up no other
+// region. Uploads of one region are serialised (within this Store). The
+// data directory's lock (shared with other processes) is held only to
+// judge the parsed files against the then-current state (replay, shrink)
+// and to commit: what another ingest committed meanwhile is kept, and
+// judged against.
 func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Snapshot, error) {
+	if !opts.DryRun && s.Signing == nil {
+		return nil, nil, ErrReadOnly
+	}
+	b := &batch{s: s, ups: ups, opts: opts, reports: make([]*Report, len(ups)), parsed: make([]*parsed, len(ups))}
+	b.names()
 	if !opts.DryRun {
-		if s.Signing == nil {
-			return nil, nil, ErrReadOnly
-		}
-		unlock, err := s.lock()
-		if err != nil {
-			return nil, nil, err
-		}
-		defer unlock()
-		s.removeTemps()
+		defer s.lockRegions(b.regions())()
 	}
-	cur, _, err := s.Current()
-	if err != nil && !errors.Is(err, ErrNoSnapshot) {
-		return nil, nil, err
+	// Checks that need no parsing first, against the state now: a replay
+	// or a date too far ahead is refused before its body is read.
+	cur, err := s.current()
+	if err != nil {
+		return b.reports, nil, err
 	}
-	// The state each upload is judged against: the live lists, then the
-	// batch's own accepted files.
+	b.judge(cur, false)
+	b.parse()
+	if opts.DryRun {
+		b.judge(cur, true)
+		return b.reports, cur, b.err()
+	}
+	snap, err := b.commit()
+	if err != nil {
+		return b.reports, cur, err
+	}
+	return b.reports, snap, b.err()
+}
+
+// batch is one Ingest call's files on their way.
+type batch struct {
+	s        *Store
+	ups      []Upload
+	opts     IngestOptions
+	reports  []*Report
+	parsed   []*parsed // nil: refused before parsing (or not yet parsed)
+	order    []int     // the files with a known region, by date
+	rejected []error
+}
+
+// parsed is one file after Parse: its records, or why it was rejected.
+type parsed struct {
+	records []Record
+	err     error
+	edge    *edgeBuild // its edge filter part (loader/edge.go)
+	fresh   bool       // judged and taken into the next snapshot
+}
+
+// names reads the region and date of each file from its name (or takes
+// them as given) and refuses unknown regions.
+func (b *batch) names() {
+	for i := range b.ups {
+		up := &b.ups[i]
+		rep := &Report{File: up.Name}
+		b.reports[i] = rep
+		if up.Region == "" {
+			region, date, gz, err := ParseName(up.Name)
+			if err != nil {
+				b.reject(i, ErrName, err.Error())
+				continue
+			}
+			up.Region, up.Date, up.Gzip = region, date, up.Gzip || gz
+		}
+		rep.Region, rep.Date = up.Region, up.Date.String()
+		if !slices.Contains(b.s.Regions, up.Region) {
+			b.reject(i, ErrRegion, fmt.Sprintf("unknown region %q (this data directory has %s)", up.Region, strings.Join(b.s.Regions, ", ")))
+			continue
+		}
+		b.order = append(b.order, i)
+	}
+	slices.SortStableFunc(b.order, func(x, y int) int { return int(b.ups[x].Date) - int(b.ups[y].Date) })
+}
+
+// regions lists the batch's regions, by index in the store.
+func (b *batch) regions() []int {
+	var idx []int
+	for _, i := range b.order {
+		idx = append(idx, slices.Index(b.s.Regions, b.ups[i].Region))
+	}
+	slices.Sort(idx)
+	return slices.Compact(idx)
+}
+
+// judge takes the files in date order against the state of cur and what the
+// batch itself takes: it refuses a date too far ahead or older than the
+// region's list and, once parsed (withRecords), a rejected parse or a list
+// that shrank by more than half. Before parsing it only drops files; after,
+// it marks the ones the next snapshot takes (fresh) and returns how many.
+func (b *batch) judge(cur *engine.Snapshot, withRecords bool) int {
 	type list struct {
-		date    engine.Day
-		size    int
-		records []Record // nil: carried over from cur
-		fresh   bool
-		edge    *edgeBuild // its edge filter part (loader/edge.go)
+		date engine.Day
+		size int
 	}
-	lists := make(map[string]*list, len(s.Regions))
-	for _, name := range s.Regions {
-		l := &list{date: engine.NoDay}
+	lists := make(map[string]list, len(b.s.Regions))
+	for _, name := range b.s.Regions {
+		l := list{date: engine.NoDay}
 		if cur != nil {
 			if i := cur.RegionIndex(name); i >= 0 {
 				ri := cur.Regions()[i]
-				l.date, l.size = ri.ListDate, ri.Red+ri.Yellow
+				l = list{ri.ListDate, ri.Red + ri.Yellow}
 			}
 		}
 		lists[name] = l
 	}
-
-	reports := make([]*Report, len(ups))
-	var rejected []error
-	order := make([]int, 0, len(ups))
-	for i := range ups {
-		reports[i] = &Report{File: ups[i].Name}
-		if ups[i].Region == "" {
-			region, date, gz, err := ParseName(ups[i].Name)
-			if err != nil {
-				rejected = append(rejected, reject(reports[i], ErrName, err.Error()))
-				continue
-			}
-			ups[i].Region, ups[i].Date, ups[i].Gzip = region, date, ups[i].Gzip || gz
+	today := b.s.Calendar.Today()
+	taken := 0
+	for _, i := range b.order {
+		up, res := &b.ups[i], b.parsed[i]
+		if withRecords && res == nil {
+			continue // refused before parsing
 		}
-		order = append(order, i)
+		if res != nil {
+			res.fresh = false
+		}
+		l := lists[up.Region]
+		switch {
+		case up.Date > today+MaxDaysAhead:
+			b.reject(i, ErrFuture, fmt.Sprintf("list date %s is more than %s ahead of today (%s): a typo would block every later list as a replay", up.Date, daysString(MaxDaysAhead), today))
+		case l.date != engine.NoDay && up.Date < l.date:
+			b.reject(i, ErrReplay, fmt.Sprintf("list date %s is older than %s's current list of %s (a replay?)", up.Date, up.Region, l.date))
+		case !withRecords:
+			b.parsed[i] = &parsed{} // to be parsed
+		case res.err != nil:
+			// rejected by Parse; its error is already in the report
+		case !b.opts.AllowShrink && len(res.records)*2 < l.size:
+			b.reject(i, ErrShrink, fmt.Sprintf("the list has %d people, less than half of %s's current %d: refused as a possible truncated export (confirm with --allow-shrink or ?allowShrink=true)", len(res.records), up.Region, l.size))
+		default:
+			res.fresh = true
+			lists[up.Region] = list{up.Date, len(res.records)}
+			taken++
+		}
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return int(ups[a].Date) - int(ups[b].Date) })
+	return taken
+}
 
-	// Checks that need no parsing first; then the files that pass are parsed
-	// in parallel (they are independent: BenchmarkIngest, four files on two
-	// cores); then they are taken in date order.
-	today := s.Calendar.Today()
-	type parsed struct {
-		records []Record
-		err     error
-		edge    *edgeBuild
+func daysString(n int) string {
+	if n == 1 {
+		return "1 day"
 	}
-	results := make([]*parsed, len(ups))
+	return strconv.Itoa(n) + " days"
+}
+
+// parse reads the files judge let through, in parallel (they are
+// independent: BenchmarkIngest, four files on two cores).
+func (b *batch) parse() {
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	for _, i := range order {
-		up, rep := &ups[i], reports[i]
-		rep.Region, rep.Date = up.Region, up.Date.String()
-		l, known := lists[up.Region]
-		switch {
-		case !known:
-			rejected = append(rejected, reject(rep, ErrRegion, fmt.Sprintf("unknown region %q (this data directory has %s)", up.Region, strings.Join(s.Regions, ", "))))
-			continue
-		case up.Date > today+MaxDaysAhead:
-			rejected = append(rejected, reject(rep, ErrFuture, fmt.Sprintf("list date %s is more than %d days ahead of today (%s): a typo would block every later list as a replay", up.Date, MaxDaysAhead, today)))
-			continue
-		case l.date != engine.NoDay && up.Date < l.date:
-			rejected = append(rejected, reject(rep, ErrReplay, fmt.Sprintf("list date %s is older than %s's current list of %s (a replay?)", up.Date, up.Region, l.date)))
+	for _, i := range b.order {
+		res := b.parsed[i]
+		if res == nil {
 			continue
 		}
-		res := &parsed{}
-		results[i] = res
+		up, rep := &b.ups[i], b.reports[i]
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			progress := func(int64) {}
-			if opts.Progress != nil {
-				progress = func(n int64) { opts.Progress(up.Name, n) }
+			if b.opts.Progress != nil {
+				progress = func(n int64) { b.opts.Progress(up.Name, n) }
 			}
-			res.edge = s.newEdgeBuild(up.Region, up.Date, opts.DryRun)
+			res.edge = b.s.newEdgeBuild(up.Region, up.Date, b.opts.DryRun)
 			records, prep, err := Parse(up.Body, ParseOptions{
-				Key: s.Key, Calendar: s.Calendar, Date: up.Date, MaxInvalid: opts.MaxInvalid,
-				MaxBytes: opts.MaxBytes, Gzip: up.Gzip, Progress: progress, OnValid: res.edge.onValid(),
+				Key: b.s.Key, Calendar: b.s.Calendar, Date: up.Date, MaxInvalid: b.opts.MaxInvalid,
+				MaxBytes: b.opts.MaxBytes, Gzip: up.Gzip, Progress: progress, OnValid: res.edge.onValid(),
 			})
 			if err == nil {
 				res.edge.finish(records)
@@ -184,82 +266,109 @@ func (s *Store) Ingest(ups []Upload, opts IngestOptions) ([]*Report, *engine.Sna
 		})
 	}
 	wg.Wait()
-
-	accepted := 0
-	for _, i := range order {
-		res, up, rep := results[i], &ups[i], reports[i]
-		if res == nil {
-			continue // refused above
+	for _, i := range b.order {
+		if res := b.parsed[i]; res != nil && res.err != nil {
+			b.rejected = append(b.rejected, res.err)
 		}
-		if res.err != nil {
-			rejected = append(rejected, res.err)
-			continue
-		}
-		l := lists[up.Region]
-		if !opts.AllowShrink && len(res.records)*2 < l.size {
-			rejected = append(rejected, reject(rep, ErrShrink, fmt.Sprintf("the list has %d people, less than half of %s's current %d: refused as a possible truncated export (confirm with --allow-shrink or ?allowShrink=true)", len(res.records), up.Region, l.size)))
-			continue
-		}
-		*l = list{date: up.Date, size: len(res.records), records: res.records, fresh: true, edge: res.edge}
-		accepted++
 	}
-	errs := errors.Join(rejected...)
-	if accepted == 0 || opts.DryRun {
-		return reports, cur, errs
-	}
+}
 
-	b, err := engine.NewBuilder(engine.Options{
-		Key: s.Key, Regions: s.Regions, Calendar: s.Calendar, Version: nextVersion(cur), Built: time.Now(),
+// commit judges the parsed files against the state now live, under the
+// data directory's lock, and stores the ones it takes with a new snapshot.
+func (b *batch) commit() (*engine.Snapshot, error) {
+	s := b.s
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	s.removeTemps()
+	cur, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	if b.judge(cur, true) == 0 {
+		return cur, nil
+	}
+	fresh := make(map[string]*parsed, len(s.Regions))
+	dates := make(map[string]engine.Day, len(s.Regions))
+	for _, i := range b.order {
+		if res := b.parsed[i]; res != nil && res.fresh {
+			up := b.ups[i]
+			fresh[up.Region], dates[up.Region] = res, up.Date // the latest date wins
+		}
+	}
+	built := time.Now() // also when the fresh lists were ingested
+	eb, err := engine.NewBuilder(engine.Options{
+		Key: s.Key, Regions: s.Regions, Calendar: s.Calendar, Version: nextVersion(cur), Built: built,
 		Trust: trustOf(cur), // issuer.go: the trust list carries over
 	})
 	if err != nil {
-		return reports, cur, err
+		return nil, err
 	}
 	for i, name := range s.Regions {
-		l := lists[name]
-		if !l.fresh {
+		res := fresh[name]
+		if res == nil {
 			if cur != nil && cur.RegionIndex(name) >= 0 {
-				if err := b.AddRegion(i, cur, cur.RegionIndex(name)); err != nil {
-					return reports, cur, err
+				if err := eb.AddRegion(i, cur, cur.RegionIndex(name)); err != nil {
+					return nil, err
 				}
 			}
 			continue
 		}
-		b.Grow(len(l.records))
-		for _, r := range l.records {
-			if err := b.Add(i, r.P, r.Color, r.Since); err != nil {
-				return reports, cur, fmt.Errorf("region %s: %w", name, err)
+		eb.Grow(len(res.records))
+		for _, r := range res.records {
+			if err := eb.Add(i, r.P, r.Color, r.Since); err != nil {
+				return nil, fmt.Errorf("region %s: %w", name, err)
 			}
 		}
-		if err := b.SetListDate(i, l.date); err != nil {
-			return reports, cur, err
+		if err := eb.SetListDate(i, dates[name]); err != nil {
+			return nil, err
 		}
-		_ = b.SetIngested(i, time.Now()) // i is in range: SetListDate took it; AddRegion carries the others'
+		if err := eb.SetIngested(i, built); err != nil { // AddRegion carries the others'
+			return nil, err
+		}
 	}
-	snap := b.Build()
+	snap := eb.Build()
 	file, err := snap.MarshalBinary()
 	if err == nil {
 		err = engine.Sign(file, s.Signing)
 	}
 	for _, name := range s.Regions {
-		if l := lists[name]; l.fresh && err == nil {
-			err = s.writeEdge(l.edge) // before the commit that lists it
+		if res := fresh[name]; res != nil && err == nil {
+			err = s.writeEdge(res.edge) // before the commit that lists it
 		}
 	}
 	if err == nil {
-		err = WriteFileAtomic(s.SnapshotPath(), file, 0o640)
+		crashPoint("ingest: edge parts written")
+		err = s.writeSnapshot(snap, file)
 	}
 	if err != nil {
-		for _, r := range reports {
+		// The live snapshot stays; so do only its parts.
+		s.removeUnusedEdge(cur)
+		err = fmt.Errorf("storing the new lists (the current ones stay live): %w", err)
+		for _, r := range b.reports {
 			if r.Accepted {
 				r.Accepted, r.Reason = false, "not stored: "+err.Error()
 			}
 		}
-		return reports, cur, fmt.Errorf("writing the snapshot: %w", err)
+		return nil, err
 	}
+	crashPoint("ingest: committed")
 	s.removeUnusedEdge(snap)
-	return reports, snap, errs
+	return snap, nil
 }
+
+// reject marks file i rejected for a reason found outside the parser.
+func (b *batch) reject(i int, cause error, reason string) {
+	rep := b.reports[i]
+	rep.Accepted, rep.Reason = false, reason
+	b.parsed[i] = nil
+	b.rejected = append(b.rejected, &RejectError{Report: rep, cause: cause})
+}
+
+// err joins the rejections.
+func (b *batch) err() error { return errors.Join(b.rejected...) }
 
 // nextVersion numbers publications: one more than the current snapshot.
 func nextVersion(cur *engine.Snapshot) uint64 {
@@ -267,10 +376,4 @@ func nextVersion(cur *engine.Snapshot) uint64 {
 		return 1
 	}
 	return cur.Info().Version + 1
-}
-
-// reject marks a report rejected for a reason found outside the parser.
-func reject(rep *Report, cause error, reason string) error {
-	rep.Accepted, rep.Reason = false, reason
-	return &RejectError{Report: rep, cause: cause}
 }

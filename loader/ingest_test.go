@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/yrd-hcx/hcx/engine"
 	"github.com/yrd-hcx/hcx/internal/fixture"
@@ -104,6 +106,21 @@ func TestInit(t *testing.T) {
 	if _, err := Init(t.TempDir()+"/x", []string{"sh", "SH"}); err == nil {
 		t.Fatal("bad region accepted")
 	}
+	// An empty directory is taken (replaced whole); one holding anything
+	// else is refused and left as it was.
+	empty := t.TempDir()
+	if _, err := Init(empty, nil); err != nil {
+		t.Fatalf("init into an empty directory: %v", err)
+	}
+	checkDataDir(t, empty, "")
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
+	if _, err := Init(other, nil); err == nil || !strings.Contains(err.Error(), "is not empty") {
+		t.Fatalf("init into a directory holding notes.txt: %v", err)
+	}
+	if entries, _ := os.ReadDir(other); len(entries) != 1 {
+		t.Fatalf("the refused directory holds %d entries", len(entries))
+	}
 }
 
 func TestIngestAndLookup(t *testing.T) {
@@ -154,7 +171,8 @@ func TestIngestRefusals(t *testing.T) {
 		reason     string
 	}{
 		{"zj-2026-11-25.csv", fixture.CSV(ids), IngestOptions{}, ErrReplay, "older than zj's current list of 2026-11-26"},
-		{"zj-2026-12-05.csv", fixture.CSV(ids), IngestOptions{}, ErrFuture, "more than 7 days ahead of today (2026-11-27)"},
+		{"zj-2026-11-29.csv", fixture.CSV(ids), IngestOptions{}, ErrFuture, "list date 2026-11-29 is more than 1 day ahead of today (2026-11-27)"},
+		{"zj-2027-11-27.csv", fixture.CSV(ids), IngestOptions{}, ErrFuture, "more than 1 day ahead"},
 		{"xx-2026-11-27.csv", fixture.CSV(ids), IngestOptions{}, ErrRegion, `unknown region "xx"`},
 		{"zj_2026-11-27.csv", fixture.CSV(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
 		{"zj-2026-11-27.txt", fixture.CSV(ids), IngestOptions{}, ErrName, "is not {region}-{YYYY-MM-DD}.csv"},
@@ -178,6 +196,11 @@ func TestIngestRefusals(t *testing.T) {
 		if status(t, s, ids[0]) != engine.Red {
 			t.Fatalf("%s: the previous list is no longer live", c.name)
 		}
+	}
+	// Tomorrow's list, published tonight, goes through (a dry run: it would
+	// refuse today's lists after it as replays).
+	if _, err := ingest(t, s, "zj-2026-11-28.csv", fixture.CSV(ids), IngestOptions{DryRun: true}); err != nil {
+		t.Fatalf("tomorrow's list: %v", err)
 	}
 	// Confirmed, the shrink and the empty list go through.
 	if _, err := ingest(t, s, "zj-2026-11-27.csv", fixture.CSV(ids[:10]), IngestOptions{AllowShrink: true}); err != nil {
@@ -284,5 +307,152 @@ func TestParseName(t *testing.T) {
 		if got != want {
 			t.Errorf("ParseName(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// gateReader gives the first bytes of a body, then blocks until its gate
+// opens: an upload trickling in over a slow network.
+type gateReader struct {
+	r       io.Reader
+	first   int
+	started chan struct{} // closed once the first bytes are read
+	gate    chan struct{} // closed to let the rest through
+	n       int
+	once    sync.Once
+}
+
+func newGateReader(body string, first int) *gateReader {
+	return &gateReader{r: strings.NewReader(body), first: first, started: make(chan struct{}), gate: make(chan struct{})}
+}
+
+func (g *gateReader) Read(b []byte) (int, error) {
+	if g.n < g.first {
+		n, err := g.r.Read(b[:min(len(b), g.first-g.n)])
+		g.n += n
+		return n, err
+	}
+	g.once.Do(func() { close(g.started) })
+	<-g.gate
+	return g.r.Read(b)
+}
+
+// TestRegionsDoNotWait: while one region's upload is stuck in its body,
+// another region's ingest lands at once; the stuck one lands after, and the
+// snapshot holds both.
+func TestRegionsDoNotWait(t *testing.T) {
+	s := newStore(t)
+	sh, js := fixture.IDs(50, 500), fixture.IDs(51, 300)
+	slow := newGateReader(fixture.CSV(sh), 1000)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Ingest([]Upload{{Name: "sh-2026-11-26.csv", Body: slow}}, IngestOptions{})
+		done <- err
+	}()
+	<-slow.started
+	fast := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := ingest(t, s, "js-2026-11-26.csv", fixture.CSV(js), IngestOptions{})
+		fast <- err
+	}()
+	select {
+	case err := <-fast:
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("js landed in %v while sh's body was stuck", time.Since(start))
+	case <-time.After(10 * time.Second):
+		close(slow.gate)
+		<-done
+		t.Fatal("js's ingest waited for sh's body")
+	}
+	if status(t, s, js[0]) != engine.Red || status(t, s, sh[0]) != engine.Green {
+		t.Fatal("js not live alone")
+	}
+	close(slow.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	snap, _, err := s.Current()
+	if err != nil || snap.Info().Version != 2 || snap.Lookup(sh[0]).Status != engine.Red || snap.Lookup(js[0]).Status != engine.Red {
+		t.Fatalf("after both: %v %+v", err, snap.Info())
+	}
+}
+
+// TestSameRegionSerialised: a second upload of a region waits for the
+// first, and is then judged against it.
+func TestSameRegionSerialised(t *testing.T) {
+	s := newStore(t)
+	ids := fixture.IDs(52, 400)
+	slow := newGateReader(fixture.CSV(ids), 1000)
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := s.Ingest([]Upload{{Name: "sh-2026-11-27.csv", Body: slow}}, IngestOptions{})
+		first <- err
+	}()
+	<-slow.started
+	second := make(chan error, 1)
+	go func() {
+		_, err := ingest(t, s, "sh-2026-11-26.csv", fixture.CSV(ids[:10]), IngestOptions{})
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		t.Fatalf("the second upload of sh did not wait for the first: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(slow.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; !errors.Is(err, ErrReplay) {
+		t.Fatalf("the older list after the newer: %v, want a replay", err)
+	}
+}
+
+// TestCommitJudgesTheLiveState: what another process commits while a file
+// is parsed counts: a list dated before it is then a replay, and one less
+// than half its size a shrink; a third region's list stays.
+func TestCommitJudgesTheLiveState(t *testing.T) {
+	for _, c := range []struct {
+		name, mine, theirs string
+		mineIDs            int
+		want               error
+	}{
+		{"replay", "sh-2026-11-26.csv", "sh-2026-11-27.csv", 300, ErrReplay},
+		{"shrink", "sh-2026-11-27.csv", "sh-2026-11-27.csv", 40, ErrShrink},
+		{"other region", "sh-2026-11-26.csv", "js-2026-11-27.csv", 300, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStore(t)
+			mustIngest(t, s, "zj-2026-11-26.csv", fixture.CSV(fixture.IDs(53, 50)))
+			other, err := Open(s.Dir, testCal) // another process: its own locks
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow := newGateReader(fixture.CSV(fixture.IDs(54, c.mineIDs)), 500)
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := s.Ingest([]Upload{{Name: c.mine, Body: slow}}, IngestOptions{})
+				done <- err
+			}()
+			<-slow.started
+			mustIngest(t, other, c.theirs, fixture.CSV(fixture.IDs(55, 200)))
+			close(slow.gate)
+			err = <-done
+			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("err %v, want %v", err, c.want)
+			}
+			snap, _, err := s.Current()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if zj := snap.Regions()[snap.RegionIndex("zj")]; zj.Red+zj.Yellow != 50 {
+				t.Fatalf("zj's list lost: %+v", zj)
+			}
+			if c.want != nil && snap.Info().Version != 2 || c.want == nil && snap.Info().Version != 3 {
+				t.Fatalf("version %d", snap.Info().Version)
+			}
+		})
 	}
 }

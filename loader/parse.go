@@ -3,17 +3,12 @@ package loader
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"math/bits"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
-	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/yrd-hcx/hcx/engine"
@@ -24,18 +19,9 @@ import (
 type Record struct {
 	P     engine.Pseudonym
 	Color engine.Status // engine.Red or engine.Yellow
+	seen  uint8         // the colours rows gave while merging (people.go); 0 once returned
 	Since engine.Day    // engine.NoDay if unknown
 }
-
-// Limits of a daily file (DESIGN section 3).
-const (
-	// MaxLineLength is the longest line accepted, in bytes, not counting
-	// its LF or CRLF.
-	MaxLineLength = 1024
-	// DefaultMaxBytes is the decompressed size limit when
-	// ParseOptions.MaxBytes is zero.
-	DefaultMaxBytes int64 = 4 << 30
-)
 
 // ParseOptions configure Parse. The zero value (apart from Key) is the
 // strict default: no bad rows tolerated, 4 GiB at most, plain text,
@@ -48,8 +34,8 @@ type ParseOptions struct {
 	// (1970-01-01, never a real list date) or engine.NoDay means today in
 	// Calendar.
 	Date engine.Day
-	// MaxInvalid is how many bad rows are tolerated (DESIGN --max-invalid);
-	// 0 (or less) means none.
+	// MaxInvalid is how many bad rows are tolerated (--max-invalid,
+	// ?maxInvalid); 0 (or less) means none.
 	MaxInvalid int
 	// MaxBytes is the decompressed size limit; 0 (or less) is
 	// DefaultMaxBytes. At most MaxBytes+1 bytes are ever decompressed.
@@ -60,16 +46,18 @@ type ParseOptions struct {
 	// at the end) with the bytes consumed from the input so far: compressed
 	// bytes when Gzip is set, so a caller can compare it with the file's size.
 	Progress func(bytesRead int64)
-	// OnValid, if set, sees each valid row's ID (trimmed, not yet
-	// pseudonymised; the slice is valid only during the call and must not
-	// be kept or logged) and colour, before duplicates merge. It is how the
-	// edge filter, keyed by a public salt rather than the secret key, is
-	// built while the raw IDs are at hand. Rows of a file that is then
-	// rejected have been seen too: discard what was built.
+	// OnValid, if set, sees the ID (trimmed, not yet pseudonymised; the
+	// slice is valid only during the call and must not be kept or logged)
+	// and colour of the first valid row of each person in each colour: a
+	// person listed red and yellow is seen twice, a repeated row once. It is
+	// how the edge filter, keyed by a public salt rather than the secret
+	// key, is built while the raw IDs are at hand, at a cost bounded by the
+	// people in the file. Rows of a file that is then rejected have been
+	// seen too: discard what was built.
 	OnValid func(id []byte, color engine.Status)
 }
 
-// Parse reads a whole daily file, validates it strictly (DESIGN section 3)
+// Parse reads a whole daily file, validates it strictly (docs/daily-files.md)
 // and returns its records sorted by pseudonym with duplicates merged, plus
 // the report. err != nil (a *RejectError whose Error() is the report's
 // Reason) when the file is rejected; the records are then nil. The report is
@@ -77,7 +65,7 @@ type ParseOptions struct {
 // what was read (a file rejected for a stream-level fault stops at the
 // fault; one rejected for bad rows is read to the end, so Invalid is exact).
 //
-// Rules, beyond DESIGN section 3:
+// Rules, in more detail than docs/daily-files.md states them:
 //   - Blank lines (empty or only spaces and tabs) are skipped anywhere and
 //     are not rows. The header is the first non-blank line.
 //   - Lines are records: a quoted field may hold commas and "" escapes but
@@ -87,17 +75,24 @@ type ParseOptions struct {
 //   - Spaces and tabs around a quoted field are allowed and, like those
 //     inside it, trimmed.
 //   - A since must also lie within engine.MinSince..engine.MaxSince.
-//   - Stream-level faults reject the file at once: a NUL byte, invalid
-//     UTF-8 (UTF-16 is recognised and named), a line over MaxLineLength, more
-//     than MaxBytes, bad gzip, a read error.
+//   - A row with a NUL byte or invalid UTF-8 is an invalid row, like any
+//     other; a header with them rejects the file (UTF-16 is recognised and
+//     named).
+//   - Stream-level faults reject the file at once: a bad header, a line
+//     over MaxLineLength, more than MaxBytes, bad gzip, a read error. Those
+//     with a line (the header, a long line) name it among the report's
+//     Errors, as every bad row is.
 //
 // Reasons never contain an ID or any other long digit string from the
 // input: a bad value is quoted only when it cannot be one (a colour without
 // digits, a since of at most 8 digits, a column name without digits).
 //
-// Parse is safe for concurrent use on different readers. Memory is the
-// records (16 bytes each, in a slice grown by append) plus fixed buffers of
-// about 200 KiB; rows do not allocate.
+// Parse is safe for concurrent use on different readers. Rows are merged
+// by person as they are read (people.go), so memory follows the distinct
+// people, not the rows: about 32 bytes a row at the peak for a file of
+// distinct people, about 100 a person for one that repeats them, 16 a
+// person in the records returned, plus fixed buffers of about 300 KiB;
+// rows do not allocate (docs/daily-files.md, "Memory").
 func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
 	start := time.Now()
 	p := &parser{opts: opts, rep: &Report{}, sinceCol: -1}
@@ -122,18 +117,22 @@ func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
 	if opts.Progress != nil {
 		opts.Progress(in.n)
 	}
-	p.merge()
 	rep := p.rep
 	if cause == nil && rep.Invalid > p.opts.MaxInvalid {
 		cause, reason = ErrInvalidRows, p.invalidReason()
 	}
+	onValid := opts.OnValid
+	if cause != nil {
+		onValid = nil // rejected: nobody needs the rest
+	}
+	recs := p.people.records(rep, onValid)
 	rep.Seconds = time.Since(start).Seconds()
 	if cause != nil {
 		rep.Accepted, rep.Reason = false, reason
 		return nil, rep, &RejectError{Report: rep, cause: cause}
 	}
 	rep.Accepted = true
-	return p.merged, rep, nil
+	return recs, rep, nil
 }
 
 const (
@@ -146,8 +145,7 @@ type parser struct {
 	opts   ParseOptions
 	date   engine.Day
 	rep    *Report
-	recs   records  // the valid rows, until merge
-	merged []Record // after merge
+	people people // the valid rows, merged by person as they arrive
 
 	haveHeader                bool
 	ncols                     int
@@ -196,7 +194,7 @@ func (p *parser) run(in *inputCounter) (cause error, reason string) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			return ErrLineTooLong, p.longLine(p.line+1, line)
+			return ErrLineTooLong, p.stop(p.line+1, longLine(line))
 		}
 		if err != nil && err != io.EOF {
 			// The stream broke: a partial line before it is not a row.
@@ -206,21 +204,33 @@ func (p *parser) run(in *inputCounter) (cause error, reason string) {
 			p.line++
 			line = stripEOL(line)
 			if len(line) > MaxLineLength {
-				return ErrLineTooLong, p.longLine(p.line, line)
+				return ErrLineTooLong, p.stop(p.line, longLine(line))
 			}
 			sc := scanLine(line)
-			if sc.flags&lineNUL != 0 {
-				return ErrEncoding, nulReason(p.line, line)
+			var enc fault // not text: a bad row, or a bad header
+			switch {
+			case sc.flags&lineNUL != 0:
+				enc = faultNUL
+				if bytes.Count(line, []byte{0})*3 >= len(line) {
+					enc = faultUTF16 // ASCII saved as UTF-16 without a byte order mark
+				}
+			case sc.flags&lineHigh != 0 && !utf8.Valid(line):
+				enc = faultUTF8
 			}
-			if sc.flags&lineHigh != 0 && !utf8.Valid(line) {
-				return ErrEncoding, "line " + strconv.Itoa(p.line) + " is not valid UTF-8 (GBK or another encoding?): save the file as UTF-8"
-			}
-			if !blankLine(line) {
+			switch {
+			case enc != 0 && !p.haveHeader:
+				return ErrEncoding, p.stop(p.line, p.faultReason(enc, nil, 0))
+			case enc != 0:
 				p.openLine = 0
-				if p.haveHeader {
-					p.row(line, &sc)
-				} else if reason := p.header(line); reason != "" {
-					return ErrHeader, reason
+				p.rep.Rows++
+				p.bad(enc, nil, 0)
+			case blankLine(line):
+			case p.haveHeader:
+				p.openLine = 0
+				p.row(line, &sc)
+			default:
+				if reason := p.header(line); reason != "" {
+					return ErrHeader, p.stop(p.line, reason)
 				}
 			}
 		}
@@ -232,85 +242,10 @@ func (p *parser) run(in *inputCounter) (cause error, reason string) {
 		return ErrHeader, "empty file: no header line (want id,color[,since])"
 	}
 	if p.openLine != 0 {
+		// The row is listed already, with its own fault.
 		return ErrQuote, "line " + strconv.Itoa(p.openLine) + ": a quoted field is still open at the end of the file (truncated file?)"
 	}
 	return nil, ""
-}
-
-// stripEOL drops a trailing LF or CRLF.
-func stripEOL(line []byte) []byte {
-	if n := len(line); n > 0 && line[n-1] == '\n' {
-		line = line[:n-1]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
-	} else if n > 0 && line[n-1] == '\r' {
-		line = line[:n-1] // CRLF cut at the end of the file
-	}
-	return line
-}
-
-func (p *parser) longLine(n int, line []byte) string {
-	s := "line " + strconv.Itoa(n) + " is longer than " + strconv.Itoa(MaxLineLength) + " bytes"
-	if bytes.IndexByte(line, '\r') >= 0 {
-		s += " (lines ending in a lone CR? use LF or CRLF line ends)"
-	}
-	return s
-}
-
-// nulReason names UTF-16 when NULs make up a good part of the line, as they
-// do when ASCII text is saved as UTF-16 without a byte order mark.
-func nulReason(n int, line []byte) string {
-	if bytes.Count(line, []byte{0})*3 >= len(line) {
-		return "line " + strconv.Itoa(n) + " contains NUL bytes: the file looks like UTF-16; save it as UTF-8"
-	}
-	return "line " + strconv.Itoa(n) + " contains a NUL byte: not a text file"
-}
-
-// streamError turns a read failure into a rejection reason.
-func (p *parser) streamError(in *inputCounter, err error) (error, string) {
-	switch {
-	case errors.Is(err, errTooLarge):
-		return ErrTooLarge, "the file is larger than the " + sizeString(p.opts.MaxBytes) + " limit (decompressed)"
-	case in.err != nil:
-		// The input itself failed (a broken upload, a disk error), whatever
-		// the gzip reader made of it.
-		return in.err, "reading the file: " + in.err.Error()
-	case !p.opts.Gzip:
-		return err, "reading the file: " + err.Error()
-	}
-	var corrupt flate.CorruptInputError
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return ErrGzip, "gzip: unexpected end of data (truncated upload?)"
-	case err == io.EOF && in.n == 0:
-		return ErrGzip, "not gzip data: the input is empty"
-	case errors.Is(err, gzip.ErrHeader) && !p.gzipStarted():
-		return ErrGzip, "not gzip data (the file was declared gzip: .csv.gz or Content-Encoding: gzip)"
-	case errors.Is(err, gzip.ErrHeader):
-		return ErrGzip, "gzip: data after the end of the compressed stream is not gzip (corrupt file?)"
-	case errors.Is(err, gzip.ErrChecksum):
-		return ErrGzip, "gzip: checksum mismatch (corrupt or truncated file)"
-	case errors.As(err, &corrupt):
-		return ErrGzip, "gzip: corrupt data at byte " + strconv.FormatInt(int64(corrupt), 10)
-	}
-	return ErrGzip, "gzip: " + err.Error()
-}
-
-// gzipStarted tells a bad first header (not gzip at all) from a bad later
-// member header: any decompressed output means a first member was read.
-func (p *parser) gzipStarted() bool { return p.out != nil && p.out.n > 0 }
-
-func sizeString(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return strconv.FormatInt(n>>30, 10) + " GiB"
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + " MiB"
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.FormatInt(n>>10, 10) + " KiB"
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // header reads the column names; it returns a rejection reason or "".
@@ -404,10 +339,7 @@ func (p *parser) row(line []byte, sc *lineScan) {
 			}
 		}
 	}
-	p.recs.add(Record{P: ps, Color: color, Since: since})
-	if p.opts.OnValid != nil {
-		p.opts.OnValid(id, color)
-	}
+	p.people.add(ps, color, since, id, p.opts.OnValid)
 }
 
 func (p *parser) parseSince(s []byte) (engine.Day, fault) {
@@ -429,484 +361,6 @@ func (p *parser) parseSince(s []byte) (engine.Day, fault) {
 		return engine.NoDay, faultSinceAfter
 	}
 	return d, 0
-}
-
-// fault is why a row is invalid; its text is built only for the rows the
-// report lists, so counting bad rows does not allocate.
-type fault uint8
-
-const (
-	faultQuote fault = iota + 1
-	faultFields
-	faultIDEmpty
-	faultID
-	faultColor
-	faultSinceFormat
-	faultSinceDate
-	faultSinceRange
-	faultSinceAfter
-)
-
-// bad counts an invalid row at the current line. val is the offending
-// (trimmed) field, aux a detail (quote fault, field count, ID error).
-func (p *parser) bad(f fault, val []byte, aux int) {
-	p.rep.Invalid++
-	if len(p.rep.Errors) >= MaxLineErrors {
-		return
-	}
-	var s string
-	switch f {
-	case faultQuote:
-		s = quoteReasons[aux]
-	case faultFields:
-		s = strconv.Itoa(aux) + " fields, header has " + strconv.Itoa(p.ncols)
-		if aux == 1 {
-			s = "1 field, header has " + strconv.Itoa(p.ncols)
-		}
-	case faultIDEmpty:
-		s = "id: empty"
-	case faultID:
-		s = "id: " + engine.IDError(aux).Reason()
-		if asciiEqualFold(val, "id") {
-			s = "id: a repeated header line"
-		}
-	case faultColor:
-		switch {
-		case len(val) == 0:
-			s = "color: empty"
-		case echoable(val, 16, 0):
-			s = fmt.Sprintf("color: %q is not red or yellow", val)
-		default:
-			s = "color: not red or yellow"
-		}
-	case faultSinceFormat:
-		if echoable(val, 12, 8) {
-			s = fmt.Sprintf("since: %q is not a date (want YYYY-MM-DD)", val)
-		} else {
-			s = "since: not a date (want YYYY-MM-DD)"
-		}
-	case faultSinceDate:
-		s = "since: " + string(val) + " is not a real date"
-	case faultSinceRange:
-		s = "since: " + string(val) + " is outside " + engine.MinSince.String() + " to " + engine.MaxSince.String()
-	case faultSinceAfter:
-		s = "since: " + string(val) + " is after the list date " + p.date.String()
-	}
-	p.rep.Errors = append(p.rep.Errors, LineError{Line: p.line, Reason: s})
-}
-
-func idReason(err error) int {
-	if e, ok := err.(engine.IDError); ok {
-		return int(e)
-	}
-	return 0
-}
-
-func (p *parser) invalidReason() string {
-	r := p.rep
-	s := strconv.Itoa(r.Invalid) + " invalid rows"
-	if r.Invalid == 1 {
-		s = "1 invalid row"
-	}
-	if p.opts.MaxInvalid > 0 {
-		s += ", more than the " + strconv.Itoa(p.opts.MaxInvalid) + " allowed"
-	}
-	if len(r.Errors) > 0 {
-		e := r.Errors[0]
-		s += "; the first is line " + strconv.Itoa(e.Line) + ": " + e.Reason
-	}
-	return s
-}
-
-// merge sorts the records by pseudonym and folds each person's rows into
-// one: red beats yellow, the earliest known since at the kept colour wins.
-// Sorting instead of a map keeps memory at the records themselves.
-func (p *parser) merge() {
-	recs := p.recs.sorted()
-	p.recs = records{}
-	rep := p.rep
-	out := recs[:0]
-	for i := 0; i < len(recs); {
-		j, red, yellow := i, 0, 0
-		for ; j < len(recs) && recs[j].P == recs[i].P; j++ {
-			if recs[j].Color == engine.Red {
-				red++
-			} else {
-				yellow++
-			}
-		}
-		rep.Duplicates += max(red-1, 0) + max(yellow-1, 0)
-		if red > 0 {
-			rep.Red++
-			if yellow > 0 {
-				rep.Conflicts++
-			}
-		} else {
-			rep.Yellow++
-		}
-		out = append(out, recs[i]) // sorted first: red, then earliest known since
-		i = j
-	}
-	p.merged = out
-	rep.Records = len(out)
-}
-
-// records collects the rows' records in chunks, and a histogram of their
-// pseudonyms' top bytes, so that the first pass of the radix sort is also
-// the one copy into the final slice (BenchmarkParse: growing one slice by
-// append copied every record about four times and was a tenth of the time).
-type records struct {
-	chunks [][]Record
-	cur    []Record
-	n      int
-	hist   [256]int
-}
-
-const maxChunk = 1 << 16 // records (1 MiB)
-
-func (rs *records) add(r Record) {
-	if len(rs.cur) == cap(rs.cur) {
-		if rs.cur != nil {
-			rs.chunks = append(rs.chunks, rs.cur)
-		}
-		rs.cur = make([]Record, 0, min(max(2*cap(rs.cur), 256), maxChunk))
-	}
-	rs.cur = append(rs.cur, r)
-	rs.hist[byte(r.P>>56)]++
-	rs.n++
-}
-
-// sorted returns all the records in one slice, sorted as sortRecords does.
-func (rs *records) sorted() []Record {
-	if rs.n == 0 {
-		return nil
-	}
-	out := make([]Record, rs.n)
-	var next [256]int
-	sum := 0
-	for b, c := range rs.hist {
-		next[b] = sum
-		sum += c
-	}
-	for _, chunk := range append(rs.chunks, rs.cur) {
-		for _, r := range chunk {
-			b := byte(r.P >> 56)
-			out[next[b]] = r
-			next[b]++
-		}
-	}
-	lo := 0
-	for b := range 256 {
-		if hi := next[b]; hi-lo > 1 {
-			radixSort(out[lo:hi], 48)
-		}
-		lo = next[b]
-	}
-	return out
-}
-
-// sortRecords orders by pseudonym, then red before yellow, then known since
-// dates earliest first, unknown last. An in-place MSD radix sort on the
-// pseudonym's bytes (uniform, so two levels split a million records into
-// runs of about 16), finished by insertion sort: BenchmarkSortRecords, about
-// 4x faster than slices.SortFunc and no extra memory.
-func sortRecords(recs []Record) { radixSort(recs, 56) }
-
-func radixSort(a []Record, shift uint) {
-	if len(a) <= 32 {
-		insertionSort(a)
-		return
-	}
-	var count [256]int
-	for i := range a {
-		count[byte(a[i].P>>shift)]++
-	}
-	var next, end [256]int
-	sum := 0
-	for b := range 256 {
-		next[b] = sum
-		sum += count[b]
-		end[b] = sum
-	}
-	// American flag sort: cycle each record into its bucket.
-	for b := range 256 {
-		for next[b] < end[b] {
-			r := a[next[b]]
-			for d := int(byte(r.P >> shift)); d != b; d = int(byte(r.P >> shift)) {
-				a[next[d]], r = r, a[next[d]]
-				next[d]++
-			}
-			a[next[b]] = r
-			next[b]++
-		}
-	}
-	lo := 0
-	for b := range 256 {
-		hi := end[b]
-		switch {
-		case hi-lo < 2:
-		case shift == 0: // one pseudonym: order by colour and since
-			slices.SortFunc(a[lo:hi], compareRecords)
-		default:
-			radixSort(a[lo:hi], shift-8)
-		}
-		lo = hi
-	}
-}
-
-func insertionSort(a []Record) {
-	for i := 1; i < len(a); i++ {
-		r, j := a[i], i
-		for ; j > 0 && (r.P < a[j-1].P || r.P == a[j-1].P && compareRecords(r, a[j-1]) < 0); j-- {
-			a[j] = a[j-1]
-		}
-		a[j] = r
-	}
-}
-
-func compareRecords(a, b Record) int {
-	switch {
-	case a.P != b.P:
-		if a.P < b.P {
-			return -1
-		}
-		return 1
-	case a.Color != b.Color:
-		return int(b.Color) - int(a.Color)
-	}
-	ka, kb := sinceKey(a.Since), sinceKey(b.Since)
-	switch {
-	case ka < kb:
-		return -1
-	case ka > kb:
-		return 1
-	}
-	return 0
-}
-
-// sinceKey orders days with NoDay (the smallest int32) last.
-func sinceKey(d engine.Day) uint32 { return uint32(d) + 0x7FFFFFFF } // NoDay (0x80000000) -> max
-
-// Quoting faults of a line.
-type quoteFault uint8
-
-const (
-	quoteOK    quoteFault = iota
-	quoteBare             // a quote inside an unquoted field
-	quoteAfter            // text after a closing quote
-	quoteOpen             // a quoted field not closed on its line
-)
-
-var quoteReasons = [...]string{
-	quoteOK:    "",
-	quoteBare:  `a " inside an unquoted field (quote the whole field and double the ")`,
-	quoteAfter: "text after a closing quote",
-	quoteOpen:  "a quoted field is not closed on its line (a newline inside quotes is not allowed)",
-}
-
-// lineScan is what one pass over a line found: where its first commas are
-// and whether it has quotes, NULs or non-ASCII bytes.
-type lineScan struct {
-	commas  [maxCols]int
-	ncommas int
-	flags   uint8
-}
-
-const (
-	lineQuote uint8 = 1 << iota
-	lineNUL
-	lineHigh // a byte >= 0x80: check the line is UTF-8
-)
-
-// scanLine looks at a line eight bytes a step for the bytes that matter:
-// commas, quotes, NULs and non-ASCII (BenchmarkParse: one pass instead of a
-// bytes.IndexByte call each for NUL, quote and every comma, and
-// utf8.Valid, took a third off the time per row).
-func scanLine(line []byte) lineScan {
-	const (
-		lo7    = 0x7F7F7F7F7F7F7F7F
-		quotes = 0x2222222222222222
-		commas = 0x2C2C2C2C2C2C2C2C
-	)
-	// zero marks (with 0x80) exactly the bytes of x that are zero.
-	zero := func(x uint64) uint64 { return ^((x&lo7 + lo7) | x | lo7) }
-	var sc lineScan
-	i := 0
-	for ; i+8 <= len(line); i += 8 {
-		w := binary.LittleEndian.Uint64(line[i:])
-		for m := zero(w) | zero(w^quotes) | zero(w^commas) | w&^lo7; m != 0; m &= m - 1 {
-			sc.note(line, i+bits.TrailingZeros64(m)>>3)
-		}
-	}
-	for ; i < len(line); i++ {
-		if c := line[i]; c == ',' || c == '"' || c == 0 || c >= 0x80 {
-			sc.note(line, i)
-		}
-	}
-	return sc
-}
-
-func (sc *lineScan) note(line []byte, i int) {
-	switch line[i] {
-	case ',':
-		if sc.ncommas < maxCols {
-			sc.commas[sc.ncommas] = i
-		}
-		sc.ncommas++
-	case '"':
-		sc.flags |= lineQuote
-	case 0:
-		sc.flags |= lineNUL
-	default:
-		sc.flags |= lineHigh
-	}
-}
-
-// fields splits a quote-free line at the commas found, storing the first
-// maxCols fields, and returns how many there are.
-func (sc *lineScan) fields(line []byte, dst *[maxCols][]byte) int {
-	start := 0
-	for k := range min(sc.ncommas, maxCols) {
-		dst[k] = line[start:sc.commas[k]]
-		start = sc.commas[k] + 1
-	}
-	if sc.ncommas < maxCols {
-		dst[sc.ncommas] = line[start:]
-	}
-	return sc.ncommas + 1
-}
-
-// splitFields splits a line into comma-separated fields (RFC 4180 quoting,
-// spaces and tabs allowed around a quoted field), storing the first
-// len(dst) in dst and returning how many there are. Unquoted fields are
-// slices of line; quoted ones are unescaped into scratch. Fields are not
-// trimmed.
-func splitFields(line []byte, dst [][]byte, scratch *[MaxLineLength]byte) (int, quoteFault) {
-	if bytes.IndexByte(line, '"') < 0 {
-		// Fast path: the quote-free line every generated file has.
-		n := 0
-		for {
-			i := bytes.IndexByte(line, ',')
-			if i < 0 {
-				if n < len(dst) {
-					dst[n] = line
-				}
-				return n + 1, quoteOK
-			}
-			if n < len(dst) {
-				dst[n] = line[:i]
-			}
-			n++
-			line = line[i+1:]
-		}
-	}
-	n, w, i := 0, 0, 0
-	for {
-		j := i
-		for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
-			j++
-		}
-		if j < len(line) && line[j] == '"' {
-			start := w
-			k := j + 1
-			for {
-				q := bytes.IndexByte(line[k:], '"')
-				if q < 0 {
-					return n + 1, quoteOpen
-				}
-				w += copy(scratch[w:], line[k:k+q])
-				k += q + 1
-				if k < len(line) && line[k] == '"' {
-					scratch[w] = '"'
-					w++
-					k++
-					continue
-				}
-				break
-			}
-			for k < len(line) && (line[k] == ' ' || line[k] == '\t') {
-				k++
-			}
-			if k < len(line) && line[k] != ',' {
-				return n + 1, quoteAfter
-			}
-			if n < len(dst) {
-				dst[n] = scratch[start:w]
-			}
-			n++
-			if k == len(line) {
-				return n, quoteOK
-			}
-			i = k + 1
-			continue
-		}
-		end := len(line)
-		if c := bytes.IndexByte(line[i:], ','); c >= 0 {
-			end = i + c
-		}
-		f := line[i:end]
-		if bytes.IndexByte(f, '"') >= 0 {
-			return n + 1, quoteBare
-		}
-		if n < len(dst) {
-			dst[n] = f
-		}
-		n++
-		if end == len(line) {
-			return n, quoteOK
-		}
-		i = end + 1
-	}
-}
-
-// trim drops ASCII spaces and tabs from both ends.
-func trimBlanks(s []byte) []byte {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func blankLine(line []byte) bool { return len(trimBlanks(line)) == 0 }
-
-// asciiEqualFold compares ASCII case-insensitively (bytes.EqualFold would
-// also match Unicode look-alikes such as U+017F for s).
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// echoable reports whether a bad value may be quoted in a reason: short,
-// printable ASCII, and with at most maxDigits digits, so that it can never
-// be an ID (or most of one) put in the wrong column.
-func echoable(b []byte, maxLen, maxDigits int) bool {
-	if len(b) > maxLen {
-		return false
-	}
-	digits := 0
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e {
-			return false
-		}
-		if '0' <= c && c <= '9' {
-			digits++
-		}
-	}
-	return digits <= maxDigits
 }
 
 // dateShaped reports whether s looks like NNNN-NN-NN.
@@ -941,53 +395,4 @@ func monthDays(y, m int) int {
 		return 30
 	}
 	return 31
-}
-
-// inputCounter counts the bytes consumed from the caller's reader, reports
-// progress, and remembers the reader's own error (to tell a broken upload
-// from corrupt gzip data).
-type inputCounter struct {
-	r        io.Reader
-	n        int64
-	err      error
-	progress func(int64)
-	next     int64
-}
-
-func (c *inputCounter) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	if err != nil && err != io.EOF {
-		c.err = err
-	}
-	if c.progress != nil && c.n >= c.next {
-		c.progress(c.n)
-		c.next = c.n + progressStep
-	}
-	return n, err
-}
-
-var errTooLarge = errors.New("size limit")
-
-// outputLimiter hands on at most limit bytes of the (decompressed) stream
-// and then fails with errTooLarge: a gzip bomb is never inflated further.
-type outputLimiter struct {
-	r     io.Reader
-	n     int64
-	limit int64
-}
-
-func (l *outputLimiter) Read(b []byte) (int, error) {
-	if l.n >= l.limit {
-		return 0, errTooLarge
-	}
-	if rest := l.limit - l.n; int64(len(b)) > rest {
-		b = b[:rest]
-	}
-	n, err := l.r.Read(b)
-	l.n += int64(n)
-	if l.n >= l.limit {
-		err = errTooLarge // even with io.EOF: the limit is one byte past MaxBytes
-	}
-	return n, err
 }

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/fixture"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse, plain and as gzip. mode picks
@@ -112,6 +116,87 @@ func FuzzScanLine(f *testing.F) {
 			if q != quoteOK || m != n || fmt.Sprint(dst[:min(m, maxCols)]) != fmt.Sprint(got[:min(n, maxCols)]) {
 				t.Fatalf("%q: splitFields %d %v, scanLine %d %v", line, m, dst, n, got)
 			}
+		}
+	})
+}
+
+// FuzzPeople drives the merge of rows by person (people.go) with arbitrary
+// sequences: each input byte is a run of rows of one of 64 people in one
+// colour, with a since and a count of 1 to 16 from the next byte; with room
+// for only 8 rows to wait, short inputs reach the early merges of long
+// files. The records,
+// counts and what OnValid saw must be those of a plain map.
+func FuzzPeople(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3})
+	f.Add([]byte{0x81, 0xff, 0x81, 0xff, 0x01, 0xff})
+	f.Add(bytes.Repeat([]byte{7, 200, 9, 3}, 40))
+	ids := fixture.IDs(70, 64)
+	pseudo := make([]engine.Pseudonym, len(ids))
+	for i, id := range ids {
+		pseudo[i], _ = testKey.Parse(testCal, id)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		type ref struct {
+			since   [2]engine.Day // yellow, red
+			n       [2]int
+			present bool
+		}
+		var want [64]ref
+		tab := people{min: 8} // early merges within short inputs
+		seen := map[string]bool{}
+		onValid := func(id []byte, c engine.Status) { seen[string(id[:17])+c.String()] = true }
+		rows := 0
+		for i := 0; i+1 < len(data) && rows < 1<<14; i += 2 {
+			who, c, red := int(data[i]&63), engine.Yellow, 0
+			if data[i]&64 != 0 {
+				c, red = engine.Red, 1
+			}
+			since := engine.NoDay
+			if data[i+1]&7 != 0 {
+				since = testDate - engine.Day(data[i+1]&7)
+			}
+			w := &want[who]
+			for range 1 + int(data[i+1]>>4) {
+				tab.add(pseudo[who], c, since, []byte(ids[who]), onValid)
+				w.present = true
+				w.n[red]++
+				if w.n[red] == 1 {
+					w.since[red] = since
+				} else {
+					w.since[red] = earlierSince(w.since[red], since)
+				}
+				rows++
+			}
+		}
+		var rep Report
+		recs := tab.records(&rep, onValid)
+		var exp []Record
+		dups, conflicts := 0, 0
+		wantSeen := map[string]bool{}
+		for who, w := range want {
+			if !w.present {
+				continue
+			}
+			r := Record{P: pseudo[who], Color: engine.Yellow, Since: w.since[0]}
+			if w.n[1] > 0 {
+				r.Color, r.Since = engine.Red, w.since[1]
+				wantSeen[ids[who][:17]+"red"] = true
+			}
+			if w.n[0] > 0 {
+				wantSeen[ids[who][:17]+"yellow"] = true
+			}
+			exp = append(exp, r)
+			dups += max(w.n[0]-1, 0) + max(w.n[1]-1, 0)
+			if w.n[0] > 0 && w.n[1] > 0 {
+				conflicts++
+			}
+		}
+		slices.SortFunc(exp, func(a, b Record) int { return cmpP(a.P, b.P) })
+		if !slices.Equal(recs, exp) || rep.Duplicates != dups || rep.Conflicts != conflicts || rep.Records != len(exp) {
+			t.Fatalf("%d rows: got %d records, %d duplicates, %d conflicts; want %d, %d, %d", rows, len(recs), rep.Duplicates, rep.Conflicts, len(exp), dups, conflicts)
+		}
+		if fmt.Sprint(seen) != fmt.Sprint(wantSeen) {
+			t.Fatalf("OnValid saw %v, want %v", seen, wantSeen)
 		}
 	})
 }

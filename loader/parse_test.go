@@ -178,46 +178,61 @@ func TestParseTable(t *testing.T) {
 			ok: true, counts: counts{}, want: []rec{},
 		},
 
-		// The header.
+		// The header: its faults name its line.
 		{
 			name: "extra column", in: rows("id,color,name", idA+",red,x"),
-			cause: ErrHeader, reason: `header: unknown column "name" (files carry only id, color and since)`,
+			cause: ErrHeader, reason: `line 1: header: unknown column "name" (files carry only id, color and since)`,
+			errs: []LineError{{1, `header: unknown column "name" (files carry only id, color and since)`}},
 		},
 		{
 			name: "no header", in: rows(idA+",red", idB+",red"),
-			cause: ErrHeader, reason: "header: column 1 is not id, color or since (is the header line missing?)",
+			cause: ErrHeader, reason: "line 1: header: column 1 is not id, color or since (is the header line missing?)",
+			errs: []LineError{{1, "header: column 1 is not id, color or since (is the header line missing?)"}},
 		},
 		{
 			name: "very wide header", in: rows("id,color" + strings.Repeat(",", 1000)),
-			cause: ErrHeader, reason: "header: column 3 has no name (want id, color and optionally since)",
+			cause: ErrHeader, reason: "line 1: header: column 3 has no name (want id, color and optionally since)",
+			errs: []LineError{{1, "header: column 3 has no name (want id, color and optionally since)"}},
 		},
 		{
 			name: "four columns", in: rows("since,id,color,id"),
-			cause: ErrHeader, reason: `header: column "id" appears twice`,
+			cause: ErrHeader, reason: `line 1: header: column "id" appears twice`,
+			errs: []LineError{{1, `header: column "id" appears twice`}},
 		},
 		{
 			name: "missing color column", in: rows("id,since", idA+",2026-01-01"),
-			cause: ErrHeader, reason: `header: no "color" column (want id,color[,since])`,
+			cause: ErrHeader, reason: `line 1: header: no "color" column (want id,color[,since])`,
+			errs: []LineError{{1, `header: no "color" column (want id,color[,since])`}},
 		},
 		{
 			name: "missing id column", in: rows("color", "red"),
-			cause: ErrHeader, reason: `header: no "id" column (want id,color[,since])`,
+			cause: ErrHeader, reason: `line 1: header: no "id" column (want id,color[,since])`,
+			errs: []LineError{{1, `header: no "id" column (want id,color[,since])`}},
 		},
 		{
 			name: "duplicate column", in: rows("id,color,Color ", idA+",red,red"),
-			cause: ErrHeader, reason: `header: column "color" appears twice`,
+			cause: ErrHeader, reason: `line 1: header: column "color" appears twice`,
+			errs: []LineError{{1, `header: column "color" appears twice`}},
 		},
 		{
 			name: "unnamed column", in: rows("id,color,", idA+",red,"),
-			cause: ErrHeader, reason: "header: column 3 has no name (want id, color and optionally since)",
+			cause: ErrHeader, reason: "line 1: header: column 3 has no name (want id, color and optionally since)",
+			errs: []LineError{{1, "header: column 3 has no name (want id, color and optionally since)"}},
 		},
 		{
 			name: "Unicode look-alike column name", in: rows("id,color,\u017Fince"),
-			cause: ErrHeader, reason: "header: column 3 is not id, color or since (is the header line missing?)",
+			cause: ErrHeader, reason: "line 1: header: column 3 is not id, color or since (is the header line missing?)",
+			errs: []LineError{{1, "header: column 3 is not id, color or since (is the header line missing?)"}},
 		},
 		{
 			name: "bad quoting in the header", in: rows(`id,"color`),
-			cause: ErrHeader, reason: "header: a quoted field is not closed on its line (a newline inside quotes is not allowed)",
+			cause: ErrHeader, reason: "line 1: header: a quoted field is not closed on its line (a newline inside quotes is not allowed)",
+			errs: []LineError{{1, "header: a quoted field is not closed on its line (a newline inside quotes is not allowed)"}},
+		},
+		{
+			name: "header after blank lines", in: "\n \r\nid,colour\n" + idA + ",red\n",
+			cause: ErrHeader, reason: `line 3: header: unknown column "colour" (files carry only id, color and since)`,
+			errs: []LineError{{3, `header: unknown column "colour" (files carry only id, color and since)`}},
 		},
 		{
 			name: "empty file", in: "",
@@ -235,17 +250,42 @@ func TestParseTable(t *testing.T) {
 		// Encodings.
 		{
 			name: "NUL byte", in: rows("id,color", idA+",red", idB+"\x00,red"),
-			cause: ErrEncoding, reason: "line 3 contains a NUL byte: not a text file",
-			counts: counts{Rows: 1, Records: 1, Red: 1},
+			cause: ErrInvalidRows, reason: "1 invalid row; the first is line 3: contains a NUL byte: not a text file",
+			counts: counts{Rows: 2, Records: 1, Red: 1, Invalid: 1},
+			errs:   []LineError{{3, "contains a NUL byte: not a text file"}},
+		},
+		{
+			name: "NUL bytes on many lines", in: nulLines(150),
+			cause: ErrInvalidRows, reason: "150 invalid rows; the first is line 3: contains a NUL byte: not a text file",
+			counts: counts{Rows: 301, Records: 151, Red: 151, Invalid: 150},
+			errs:   everyOther(3, MaxLineErrors, "contains a NUL byte: not a text file"),
+		},
+		{
+			name: "NUL bytes tolerated", in: nulLines(3), opts: func(o *ParseOptions) { o.MaxInvalid = 3 },
+			ok: true, counts: counts{Rows: 7, Records: 4, Red: 4, Invalid: 3},
+			errs: everyOther(3, 3, "contains a NUL byte: not a text file"),
+		},
+		{
+			name: "NUL byte in the header", in: rows("id,co\x00lor", idA+",red"),
+			cause: ErrEncoding, reason: "line 1: contains a NUL byte: not a text file",
+			errs: []LineError{{1, "contains a NUL byte: not a text file"}},
 		},
 		{
 			name: "invalid UTF-8", in: rows("id,color", idA+",red", idB+",r\xffed"),
-			cause: ErrEncoding, reason: "line 3 is not valid UTF-8 (GBK or another encoding?): save the file as UTF-8",
-			counts: counts{Rows: 1, Records: 1, Red: 1},
+			cause: ErrInvalidRows, reason: "1 invalid row; the first is line 3: not valid UTF-8 (GBK or another encoding?): save the file as UTF-8",
+			counts: counts{Rows: 2, Records: 1, Red: 1, Invalid: 1},
+			errs:   []LineError{{3, "not valid UTF-8 (GBK or another encoding?): save the file as UTF-8"}},
 		},
 		{
-			name: "GBK", in: rows("id,color", idA+",\xba\xec"), // 红
-			cause: ErrEncoding, reason: "line 2 is not valid UTF-8 (GBK or another encoding?): save the file as UTF-8",
+			name: "GBK", in: rows("id,color", idA+",\xba\xec", idB+",\xbb\xc6"), // 红, 黄
+			cause: ErrInvalidRows, reason: "2 invalid rows; the first is line 2: not valid UTF-8 (GBK or another encoding?): save the file as UTF-8",
+			counts: counts{Rows: 2, Invalid: 2},
+			errs:   repeatErr(2, 2, "not valid UTF-8 (GBK or another encoding?): save the file as UTF-8"),
+		},
+		{
+			name: "GBK header", in: rows("\xc9\xed\xb7\xdd\xd6\xa4,color", idA+",red"), // 身份证
+			cause: ErrEncoding, reason: "line 1: not valid UTF-8 (GBK or another encoding?): save the file as UTF-8",
+			errs: []LineError{{1, "not valid UTF-8 (GBK or another encoding?): save the file as UTF-8"}},
 		},
 		{
 			name: "UTF-16LE with BOM", in: utf16LE(true, rows("id,color", idA+",red")),
@@ -257,7 +297,8 @@ func TestParseTable(t *testing.T) {
 		},
 		{
 			name: "UTF-16LE without BOM", in: utf16LE(false, rows("id,color", idA+",red")),
-			cause: ErrEncoding, reason: "line 1 contains NUL bytes: the file looks like UTF-16; save it as UTF-8",
+			cause: ErrEncoding, reason: "line 1: contains NUL bytes: the file looks like UTF-16; save it as UTF-8",
+			errs: []LineError{{1, "contains NUL bytes: the file looks like UTF-16; save it as UTF-8"}},
 		},
 		{
 			name: "gzip not declared", in: gzipString(rows("id,color", idA+",red")),
@@ -302,20 +343,24 @@ func TestParseTable(t *testing.T) {
 		},
 		{
 			name: "1025-byte line", in: rows("id,color", idA+",red", idB+",red"+strings.Repeat(" ", 1025-len(idB)-4), idC+",red"),
-			cause: ErrLineTooLong, reason: "line 3 is longer than 1024 bytes",
+			cause: ErrLineTooLong, reason: "line 3: longer than 1024 bytes",
 			counts: counts{Rows: 1, Records: 1, Red: 1},
+			errs:   []LineError{{3, "longer than 1024 bytes"}},
 		},
 		{
 			name: "1025-byte line at the end, no line end", in: "id,color\n" + strings.Repeat("x", 1025),
-			cause: ErrLineTooLong, reason: "line 2 is longer than 1024 bytes",
+			cause: ErrLineTooLong, reason: "line 2: longer than 1024 bytes",
+			errs: []LineError{{2, "longer than 1024 bytes"}},
 		},
 		{
 			name: "100 KiB line", in: rows("id,color", strings.Repeat("1", 100<<10)),
-			cause: ErrLineTooLong, reason: "line 2 is longer than 1024 bytes",
+			cause: ErrLineTooLong, reason: "line 2: longer than 1024 bytes",
+			errs: []LineError{{2, "longer than 1024 bytes"}},
 		},
 		{
 			name: "lone CR line ends", in: strings.Repeat("id,color\r"+idA+",red\r", 40),
-			cause: ErrLineTooLong, reason: "line 1 is longer than 1024 bytes (lines ending in a lone CR? use LF or CRLF line ends)",
+			cause: ErrLineTooLong, reason: "line 1: longer than 1024 bytes (lines ending in a lone CR? use LF or CRLF line ends)",
+			errs: []LineError{{1, "longer than 1024 bytes (lines ending in a lone CR? use LF or CRLF line ends)"}},
 		},
 
 		// Row faults.
@@ -603,7 +648,8 @@ func reportInvariants(recs []Record, rep *Report, err error) string {
 			rep.Rows, rep.Records, rep.Duplicates, rep.Conflicts, rep.Invalid)
 	case len(rep.Errors) > MaxLineErrors:
 		return fmt.Sprintf("%d errors listed", len(rep.Errors))
-	case len(rep.Errors) != min(rep.Invalid, MaxLineErrors):
+	case len(rep.Errors) != min(rep.Invalid, MaxLineErrors) && (err == nil || len(rep.Errors) != min(rep.Invalid+1, MaxLineErrors)):
+		// A rejected file may list the line that stopped it too.
 		return fmt.Sprintf("%d errors listed, %d invalid", len(rep.Errors), rep.Invalid)
 	case rep.Accepted != (err == nil):
 		return fmt.Sprintf("accepted %v with err %v", rep.Accepted, err)
@@ -721,6 +767,24 @@ func checkRecords(t *testing.T, got []Record, want []rec) {
 	}
 }
 
+// nulLines is a file of n rows with a NUL byte, each after a good row.
+func nulLines(n int) string {
+	lines := []string{"id,color"}
+	for i := range n {
+		lines = append(lines, seqID(i)+",red", seqID(i+n)+",red\x00")
+	}
+	return rows(append(lines, idA+",red")...)
+}
+
+// everyOther is the errors of n bad lines from first, one line in two.
+func everyOther(first, n int, reason string) []LineError {
+	out := make([]LineError, n)
+	for i := range out {
+		out[i] = LineError{first + 2*i, reason}
+	}
+	return out
+}
+
 func repeatErr(first, n int, reason string) []LineError {
 	out := make([]LineError, n)
 	for i := range out {
@@ -817,7 +881,7 @@ func TestGzipBombOfZeros(t *testing.T) {
 	opts.Gzip, opts.MaxBytes = true, 1<<20
 	recs, rep, err := Parse(bytes.NewReader(buf.Bytes()), opts)
 	checkReport(t, "", recs, rep, err)
-	if !errors.Is(err, ErrLineTooLong) || rep.Reason != "line 1 is longer than 1024 bytes" {
+	if !errors.Is(err, ErrLineTooLong) || rep.Reason != "line 1: longer than 1024 bytes" {
 		t.Fatalf("err %v, reason %q", err, rep.Reason)
 	}
 	if rep.Bytes > 1<<20+1 {

@@ -86,19 +86,3 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkSortRecords is the merge step alone: sorting a million records.
-func BenchmarkSortRecords(b *testing.B) {
-	r := rand.New(rand.NewPCG(3, 4))
-	src := make([]Record, benchRows)
-	for i := range src {
-		src[i] = Record{P: engine.Pseudonym(r.Uint64()), Color: engine.Yellow, Since: engine.NoDay}
-	}
-	recs := make([]Record, len(src))
-	b.ReportAllocs()
-	for b.Loop() {
-		copy(recs, src)
-		sortRecords(recs)
-	}
-	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
-}

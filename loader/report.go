@@ -16,20 +16,23 @@ type LineError struct {
 	Reason string `json:"reason"`
 }
 
-// MaxLineErrors is how many bad rows a Report lists; Invalid counts them all.
+// MaxLineErrors is how many bad lines a Report lists; Invalid counts the
+// bad rows all.
 const MaxLineErrors = 100
 
 // Report says what Parse found in one daily file. Parse always fills it in,
-// whether the file is accepted or rejected; the ingest step adds File, Region
-// and Date when it knows them. A Report is a plain value: not safe for
+// whether the file is accepted or rejected; Ingest adds File, Region and
+// Date, and sets the verdict and reason when it refuses a file Parse
+// accepted (a replay, a shrink, a write that failed). A Report is a plain value: not safe for
 // concurrent mutation, safe to read from several goroutines once Parse has
 // returned.
 //
-// Naming: DESIGN section 3 lists the report's JSON keys as "rows, accepted,
-// red, yellow, duplicates, conflicts, invalid, bytes, seconds", where
-// "accepted" is a count. So in JSON the count of distinct accepted records is
-// "accepted" (Go field Records) and the whole-file verdict is "ok" (Go field
-// Accepted). The Go names follow the API the ingest code and CLI use.
+// Naming: the report's JSON keys (docs/daily-files.md, "Report") are "rows,
+// accepted, red, yellow, duplicates, conflicts, invalid, bytes, seconds",
+// where "accepted" is a count. So in JSON the count of distinct accepted
+// records is "accepted" (Go field Records) and the whole-file verdict is
+// "ok" (Go field Accepted). The Go names follow the API the ingest code and
+// CLI use.
 type Report struct {
 	File   string `json:"file,omitempty"`
 	Region string `json:"region,omitempty"`
@@ -50,14 +53,13 @@ type Report struct {
 	Duplicates int `json:"duplicates"` // extra rows repeating an ID with the same colour
 	Conflicts  int `json:"conflicts"`  // people listed both red and yellow (red kept), once each
 	Invalid    int `json:"invalid"`    // bad rows in all
-	// Errors lists the first MaxLineErrors bad rows, in file order.
+	// Errors lists the first MaxLineErrors bad lines, in file order: the
+	// bad rows, and, for a file rejected at once, the line that stopped it
+	// (the header, a line over MaxLineLength).
 	Errors []LineError `json:"errors,omitempty"`
 
 	Bytes   int64   `json:"bytes"` // decompressed bytes read
 	Seconds float64 `json:"seconds"`
-
-	// The ingest step may add fields here (the region's previous list size,
-	// the shrink guard's verdict, the snapshot version); Parse leaves them.
 }
 
 // Every row is accounted for once: Rows == Records + Duplicates + Conflicts
@@ -114,8 +116,9 @@ var (
 	// ErrHeader: no header line, or one that does not name exactly id,
 	// color and optionally since.
 	ErrHeader = errors.New("loader: bad header")
-	// ErrEncoding: not UTF-8 text (a NUL byte, invalid UTF-8, UTF-16, or
-	// gzip data not marked as such).
+	// ErrEncoding: not UTF-8 text: UTF-16, gzip data not marked as such,
+	// or a header line with a NUL byte or invalid UTF-8 (a data row with
+	// those is an invalid row).
 	ErrEncoding = errors.New("loader: not UTF-8 text")
 	// ErrLineTooLong: a line over MaxLineLength bytes.
 	ErrLineTooLong = errors.New("loader: line too long")

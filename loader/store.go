@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/yrd-hcx/hcx/engine"
@@ -37,9 +39,10 @@ var ErrNoSnapshot = errors.New("no snapshot yet: ingest a daily file first")
 // ErrReadOnly: the data directory has no signing key (a replica's).
 var ErrReadOnly = errors.New("this data directory holds no signing key (a replica's): it cannot ingest")
 
-// Store is an open data directory. Its fields are read-only after Open; it
-// is safe for concurrent use, and Ingest serialises writers (also across
-// processes) with a lock file. A Store with an empty Dir holds nothing: a
+// Store is an open data directory. Its exported fields are read-only after
+// Open; it is safe for concurrent use (do not copy it once used). Ingest
+// serialises the uploads of each region, and commits (also across
+// processes) under a lock file. A Store with an empty Dir holds nothing: a
 // dry-run Ingest on it checks files alone.
 type Store struct {
 	Dir      string
@@ -48,12 +51,26 @@ type Store struct {
 	Public   ed25519.PublicKey
 	Regions  []string
 	Calendar *engine.Calendar
+
+	regionMu   sync.Mutex
+	regionLock []sync.Mutex // one a region, by index; made on first use
+	commitMu   sync.Mutex   // in this process, before the lock file
+
+	liveMu sync.Mutex
+	live   *engine.Snapshot // the snapshot file last read or written, if any
+	liveID fileID           // and which file that was
 }
 
 // Init creates a data directory: a fresh pseudonym key, an Ed25519 signing
-// key pair, an empty tokens file and the region list. It refuses a
-// directory that already holds any of these files. regions nil means
+// key pair, an empty tokens file and the region list. regions nil means
 // engine.DefaultRegions.
+//
+// The directory is made whole or not at all: its files are written (and
+// synced) in a temporary sibling directory, which is then renamed to dir in
+// one step, so a crash at any instant leaves no dir or a complete one (and
+// a hidden sibling, removed by the next Init). dir must not exist yet or be
+// an empty directory (which the rename replaces); Init refuses any other,
+// and says so if it holds a data directory's files.
 func Init(dir string, regions []string) (*Store, error) {
 	if regions == nil {
 		regions = engine.DefaultRegions
@@ -61,21 +78,67 @@ func Init(dir string, regions []string) (*Store, error) {
 	if _, err := engine.NewBuilder(engine.Options{Regions: regions}); err != nil {
 		return nil, err // validates the region list
 	}
-	for _, f := range []string{KeyFile, SigningFile, PublicFile, TokensFile, RegionsFile, SnapshotFile} {
-		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
-			return nil, fmt.Errorf("%s already holds %s: refusing to overwrite an existing data directory", dir, f)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir = filepath.Clean(dir)
+	switch entries, err := os.ReadDir(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return nil, err
+	case len(entries) > 0:
+		for _, f := range []string{KeyFile, SigningFile, PublicFile, TokensFile, RegionsFile, SnapshotFile} {
+			if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+				return nil, fmt.Errorf("%s already holds %s: refusing to overwrite an existing data directory", dir, f)
+			}
+		}
+		return nil, fmt.Errorf("%s is not empty: hcx init creates the data directory whole, so name one that does not exist yet", dir)
+	}
+	parent, base := filepath.Split(dir)
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, err
+	}
+	// What a killed Init left: fresh keys nobody used.
+	stale, _ := filepath.Glob(filepath.Join(parent, "."+base+".init-*"))
+	for _, d := range stale {
+		os.RemoveAll(d)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".init-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // nothing left once renamed
+	if err := writeDataDir(tmp, regions); err != nil {
+		return nil, err
+	}
+	crashPoint("init: files written")
+	// rename(2) itself: os.Rename refuses to replace a directory, even an
+	// empty one.
+	if err := syscall.Rename(tmp, dir); err != nil {
+		if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+			return nil, fmt.Errorf("%s is a mount point: hcx init creates the data directory whole, so name a directory inside it (%w)", dir, err)
+		}
+		return nil, &os.LinkError{Op: "rename", Old: tmp, New: dir, Err: err}
+	}
+	crashPoint("init: renamed")
+	if err := syncDir(parent); err != nil {
+		return nil, err
+	}
+	return Open(dir, nil)
+}
+
+// writeDataDir writes a new data directory's files into dir, synced.
+func writeDataDir(dir string, regions []string) error {
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
 	}
 	var key [engine.KeySize]byte
 	if _, err := rand.Read(key[:]); err != nil {
-		return nil, err
+		return err
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -89,10 +152,11 @@ func Init(dir string, regions []string) (*Store, error) {
 		{RegionsFile, "# region names, one a line, in index order (at most 64)\n" + strings.Join(regions, "\n") + "\n", 0o644},
 	} {
 		if err := WriteFileAtomic(filepath.Join(dir, f.name), []byte(f.data), f.perm); err != nil {
-			return nil, err
+			return err
 		}
+		crashPoint("init: wrote " + f.name)
 	}
-	return Open(dir, nil)
+	return nil
 }
 
 // Open reads a data directory's keys and region list. cal decides "today"
@@ -170,22 +234,99 @@ func (s *Store) TokensPath() string { return filepath.Join(s.Dir, TokensFile) }
 
 // Current reads, verifies (signature, checksums, key) and opens the current
 // snapshot, returning it with its file bytes. ErrNoSnapshot if none yet.
+// The file this Store last read or wrote is not decoded again.
 func (s *Store) Current() (*engine.Snapshot, []byte, error) {
-	if s.Dir == "" { // a Store with no directory: validating files alone
+	snap, b, err := s.read(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if snap == nil {
 		return nil, nil, ErrNoSnapshot
 	}
-	b, err := os.ReadFile(s.SnapshotPath())
+	return snap, b, nil
+}
+
+// current is the live snapshot, nil if none yet.
+func (s *Store) current() (*engine.Snapshot, error) {
+	snap, _, err := s.read(false)
+	return snap, err
+}
+
+// fileID names one version of a file: the snapshot is only ever replaced
+// by a rename, so a new file is a new inode.
+type fileID struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+}
+
+func idOf(fi os.FileInfo) fileID {
+	id := fileID{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(st.Dev), st.Ino
+	}
+	return id
+}
+
+// read opens the snapshot file and returns its snapshot (nil if there is
+// none), decoding it only if it is not the one last seen, and its bytes if
+// wantBytes.
+func (s *Store) read(wantBytes bool) (*engine.Snapshot, []byte, error) {
+	if s.Dir == "" { // a Store with no directory: validating files alone
+		return nil, nil, nil
+	}
+	f, err := os.Open(s.SnapshotPath())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, ErrNoSnapshot
+		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, err := s.OpenSnapshot(b)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
+		return nil, nil, err
+	}
+	id := idOf(fi)
+	s.liveMu.Lock()
+	snap := s.live
+	if s.liveID != id {
+		snap = nil
+	}
+	s.liveMu.Unlock()
+	if snap != nil && !wantBytes {
+		return snap, nil, nil
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if snap != nil {
+		return snap, b, nil
+	}
+	if snap, err = s.OpenSnapshot(b); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.SnapshotPath(), err)
 	}
+	s.remember(snap, id)
 	return snap, b, nil
+}
+
+func (s *Store) remember(snap *engine.Snapshot, id fileID) {
+	s.liveMu.Lock()
+	s.live, s.liveID = snap, id
+	s.liveMu.Unlock()
+}
+
+// writeSnapshot commits snap (whose signed file is file): crash-safe, and
+// remembered so the next ingest need not decode it.
+func (s *Store) writeSnapshot(snap *engine.Snapshot, file []byte) error {
+	if err := WriteFileAtomic(s.SnapshotPath(), file, 0o640); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(s.SnapshotPath()); err == nil {
+		s.remember(snap, idOf(fi))
+	}
+	return nil
 }
 
 // OpenSnapshot verifies and opens snapshot bytes with this store's keys.
@@ -194,17 +335,39 @@ func (s *Store) OpenSnapshot(b []byte) (*engine.Snapshot, error) {
 }
 
 // lock takes the data directory's exclusive writer lock (flock, so it is
-// released if the process dies).
+// released if the process dies), after this Store's own.
 func (s *Store) lock() (unlock func(), err error) {
+	s.commitMu.Lock()
 	f, err := os.OpenFile(filepath.Join(s.Dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
+		s.commitMu.Unlock()
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
+	return func() { f.Close(); s.commitMu.Unlock() }, nil
+}
+
+// lockRegions takes the locks of the regions with the given indexes, in
+// ascending order (so two batches never wait on each other in a circle).
+func (s *Store) lockRegions(idx []int) (unlock func()) {
+	s.regionMu.Lock()
+	if s.regionLock == nil {
+		s.regionLock = make([]sync.Mutex, len(s.Regions))
 	}
-	return func() { f.Close() }, nil
+	locks := s.regionLock
+	s.regionMu.Unlock()
+	for _, i := range idx {
+		locks[i].Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			locks[i].Unlock()
+		}
+	}
 }
 
 // removeTemps deletes temporary files a killed writer left behind; only
@@ -255,9 +418,15 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
+	crashPoint("synced, not renamed: " + filepath.Base(path))
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -265,3 +434,8 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// crashPoint is called at each step of a write that spans several files.
+// It does nothing, except in the crash test's child process, which stops
+// there to be killed (crash_test.go).
+var crashPoint = func(step string) {}

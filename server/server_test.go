@@ -307,6 +307,11 @@ func TestUpload(t *testing.T) {
 	if r = e.do(t, "PUT", "/v1/uploads/sh/2026-11-31", auth.Upload("sh"), nil); r.code != 400 || r.json(t)["error"] != "bad_date" {
 		t.Fatalf("bad date: %d", r.code)
 	}
+	// Two days after today (testCal's 2026-11-27) is too far ahead: also a
+	// bad date, answered from the path before the body counts.
+	if r = e.do(t, "PUT", "/v1/uploads/sh/2026-11-29", auth.Upload("sh"), []byte(fixture.CSV(e.sh[:10]))); r.code != 400 || r.json(t)["error"] != "bad_date" {
+		t.Fatalf("list dated two days ahead: %d %s", r.code, r.body)
+	}
 	// Snapshot metadata follows.
 	r = e.do(t, "GET", "/v1/snapshot", auth.Lookup, nil)
 	var info struct {

@@ -81,15 +81,20 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx, rest []byte) {
 		s.writeJSON(ctx, fasthttp.StatusOK, reports[0])
 	case errors.As(err, &rej):
 		s.metrics.uploads.WithLabelValues(label, "rejected").Inc()
-		code := fasthttp.StatusUnprocessableEntity
-		if errors.Is(err, loader.ErrTooLarge) {
+		code, errCode := fasthttp.StatusUnprocessableEntity, "rejected"
+		switch {
+		case errors.Is(err, loader.ErrTooLarge):
 			code = fasthttp.StatusRequestEntityTooLarge
+		case errors.Is(err, loader.ErrFuture):
+			// A date too far ahead is a bad date in the path, like one that
+			// is not a date at all (docs/http-api.md); the body is not read.
+			code, errCode = fasthttp.StatusBadRequest, "bad_date"
 		}
 		s.writeJSON(ctx, code, struct {
 			Error  string         `json:"error"`
 			Detail string         `json:"detail"`
 			Report *loader.Report `json:"report"`
-		}{"rejected", rej.Report.Reason, rej.Report})
+		}{errCode, rej.Report.Reason, rej.Report})
 	default:
 		s.log.Error("upload failed", "region", string(region), "err", err)
 		s.fail(ctx, fasthttp.StatusInternalServerError, "internal", "the upload could not be stored; the current list stays live")

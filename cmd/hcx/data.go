@@ -26,7 +26,7 @@ import (
 const defaultData = "./hcx-data"
 
 func cmdInit(_ context.Context, e *env, args []string) error {
-	fs := e.flags("init", "--data DIR [--regions sh,js,zj,ah]", "Create a data directory: a pseudonym key, an Ed25519 signing key pair and an empty tokens file (secrets mode 0600). Refuses to overwrite one. Prints the publisher's public key (hex) alone on stdout")
+	fs := e.flags("init", "--data DIR [--regions sh,js,zj,ah]", "Create a data directory: a pseudonym key, an Ed25519 signing key pair and an empty tokens file (secrets mode 0600), whole or not at all (DIR must not exist yet, or be empty). Refuses to overwrite one. Prints the publisher's public key (hex) alone on stdout")
 	dir := fs.String("data", defaultData, "data directory to create")
 	regions := fs.String("regions", strings.Join(engine.DefaultRegions, ","), "region names, in order (at most 64)")
 	if err := parse(fs, args); err != nil {

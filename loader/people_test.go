@@ -1,0 +1,225 @@
+package loader
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/fixture"
+)
+
+// TestPeopleMerge: files that repeat their people, in many shapes (one
+// person, a few, many; in runs, interleaved, shuffled), give exactly the
+// records and counts of a plain reference merge, and OnValid sees each
+// person in each colour they are listed in, and no more than the bound.
+func TestPeopleMerge(t *testing.T) {
+	ids := fixture.IDs(40, 3000)
+	for _, c := range []struct {
+		name   string
+		people int
+		rows   int
+		order  string // "shuffled", "runs": each person's rows together, "rounds": all people, again and again
+	}{
+		{"one person", 1, 20000, "runs"},
+		{"two alternating", 2, 20000, "rounds"},
+		{"few shuffled", 7, 30000, "shuffled"},
+		{"many rounds", 3000, 40000, "rounds"},
+		{"many runs", 3000, 40000, "runs"},
+		{"many shuffled", 3000, 40000, "shuffled"},
+		{"distinct", 3000, 3000, "runs"},
+		{"new people late", 3000, 40000, "late"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(c.people), uint64(c.rows)))
+			type line struct {
+				id, color, since string
+			}
+			lines := make([]line, c.rows)
+			for i := range lines {
+				var who int
+				switch c.order {
+				case "runs":
+					who = i * c.people / c.rows
+				case "rounds":
+					who = i % c.people
+				case "late": // one person repeated, then everyone else once each
+					who = max(0, i-(c.rows-c.people))
+				default:
+					who = r.IntN(c.people)
+				}
+				l := line{id: ids[who], color: []string{"red", "yellow", "yellow"}[r.IntN(3)]}
+				if r.IntN(3) > 0 {
+					l.since = fmt.Sprintf("2026-%02d-%02d", 1+r.IntN(10), 1+r.IntN(28))
+				}
+				if who%2 == 0 {
+					l.color = "yellow" // half the people never red
+				}
+				if who%5 == 0 {
+					l.id = strings.ToLower(l.id) // a lower-case x check character, where it has one
+				}
+				lines[i] = l
+			}
+			var b strings.Builder
+			b.WriteString("id,color,since\n")
+			for _, l := range lines {
+				fmt.Fprintf(&b, "%s,%s,%s\n", l.id, l.color, l.since)
+			}
+
+			// The reference: a map, row by row.
+			type ref struct {
+				red, yellow         int
+				redSince, yelSince  engine.Day
+				seenRed, seenYellow bool
+			}
+			want := map[engine.Pseudonym]*ref{}
+			wantSeen := map[string]bool{} // id digits + colour
+			for _, l := range lines {
+				p, err := testKey.Parse(testCal, l.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				since := engine.NoDay
+				if l.since != "" {
+					since, _ = engine.ParseDay(l.since)
+				}
+				w := want[p]
+				if w == nil {
+					w = &ref{redSince: engine.NoDay, yelSince: engine.NoDay}
+					want[p] = w
+				}
+				if l.color == "red" {
+					w.red++
+					w.redSince = earlierSince(w.redSince, since)
+				} else {
+					w.yellow++
+					w.yelSince = earlierSince(w.yelSince, since)
+				}
+				wantSeen[l.id[:17]+" "+l.color] = true
+			}
+			var wantRecs []Record
+			dups, conflicts := 0, 0
+			for p, w := range want {
+				r := Record{P: p, Color: engine.Yellow, Since: w.yelSince}
+				if w.red > 0 {
+					r.Color, r.Since = engine.Red, w.redSince
+				}
+				wantRecs = append(wantRecs, r)
+				dups += max(w.red-1, 0) + max(w.yellow-1, 0)
+				if w.red > 0 && w.yellow > 0 {
+					conflicts++
+				}
+			}
+			slices.SortFunc(wantRecs, func(a, b Record) int { return cmpP(a.P, b.P) })
+
+			seen := map[string]bool{}
+			calls := 0
+			opts := testOptions()
+			opts.OnValid = func(id []byte, c engine.Status) {
+				if _, err := testKey.ParseBytes(testCal, id); err != nil {
+					t.Fatalf("OnValid got an invalid ID: %v", err)
+				}
+				seen[string(id[:17])+" "+c.String()] = true
+				calls++
+			}
+			recs, rep, err := Parse(strings.NewReader(b.String()), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkReport(t, b.String(), recs, rep, err)
+			if !slices.Equal(recs, wantRecs) {
+				t.Fatalf("records differ from the reference merge (%d, want %d)", len(recs), len(wantRecs))
+			}
+			if rep.Duplicates != dups || rep.Conflicts != conflicts {
+				t.Fatalf("duplicates %d conflicts %d, want %d %d", rep.Duplicates, rep.Conflicts, dups, conflicts)
+			}
+			if fmt.Sprint(seen) != fmt.Sprint(wantSeen) {
+				t.Fatalf("OnValid saw %d person-colours, want %d", len(seen), len(wantSeen))
+			}
+			if bound := minPending + 5*len(want); calls > min(bound, c.rows) {
+				t.Fatalf("OnValid called %d times for %d people in %d rows (bound %d)", calls, len(want), c.rows, bound)
+			}
+			t.Logf("%d rows, %d people: OnValid called %d times", c.rows, len(want), calls)
+		})
+	}
+}
+
+func cmpP(a, b engine.Pseudonym) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestPackID: the 47-bit form of an ID gives back its digits (the check
+// character in upper case), from the first birth date an ID may carry to
+// today.
+func TestPackID(t *testing.T) {
+	ids := append(fixture.IDs(41, 2000), idA, idB, idC, idD, idE,
+		makeID("00000018000101000"), makeID("99999918000101999"), makeID("99999920261127999"), makeID("65432121580101123"))
+	for _, id := range ids {
+		v, ok := packID([]byte(id))
+		if !ok || v >= noID {
+			t.Fatalf("%s: not packed (%v, %x)", id, ok, v)
+		}
+		var b [engine.IDLen]byte
+		if got := string(unpackID(v, &b)); got != strings.ToUpper(id) {
+			t.Fatalf("%s came back as %s", id, got)
+		}
+	}
+	for _, bad := range []string{"short", makeID("11010517991231002")} {
+		if _, ok := packID([]byte(bad)); ok {
+			t.Errorf("%s packed", bad)
+		}
+	}
+	for _, d := range []engine.Day{engine.NoDay, engine.MinSince, engine.MaxSince, testDate} {
+		if got := unpackSince(packSince(d)); got != d {
+			t.Errorf("since %v came back as %v", d, got)
+		}
+	}
+}
+
+// TestDistinct: the sketch's estimate is within 5% (three standard errors)
+// of the true count, small counts included.
+func TestDistinct(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 10, 100, 1000, 10000, 100000, 1000000} {
+		var d distinct
+		for i := range n {
+			p := engine.Pseudonym(r.Uint64())
+			d.add(p)
+			if i%2 == 0 {
+				d.add(p) // repeats change nothing
+			}
+		}
+		got := d.estimate()
+		if diff := got - n; diff*diff*400 > n*n && diff*diff > 1 {
+			t.Errorf("%d distinct: estimated %d", n, got)
+		}
+	}
+}
+
+// TestRecordSize: a Record, and a row waiting for a merge, are 16 bytes;
+// the memory bound in docs/daily-files.md counts on it.
+func TestRecordSize(t *testing.T) {
+	if a, b := unsafe.Sizeof(Record{}), unsafe.Sizeof(pendingRow{}); a != 16 || b != 16 {
+		t.Fatalf("Record %d bytes, pendingRow %d", a, b)
+	}
+}
+
+// TestManyCopiesOneRowReport: the report of a file of one row repeated
+// counts every copy as a duplicate.
+func TestManyCopiesOneRowReport(t *testing.T) {
+	body := "id,color\n" + strings.Repeat(idA+",red\n", 50000)
+	recs, rep, err := Parse(bytes.NewReader([]byte(body)), testOptions())
+	if err != nil || len(recs) != 1 || rep.Rows != 50000 || rep.Duplicates != 49999 || rep.Records != 1 || rep.Red != 1 {
+		t.Fatalf("%v %d records, %+v", err, len(recs), rep)
+	}
+}
