@@ -228,7 +228,7 @@ func TestIssueQR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := gzqr.NewQRCodeReader().Decode(bmp, nil)
+	res, err := gzqr.NewQRCodeReader().Decode(bmp, pureBarcode)
 	if err != nil {
 		t.Fatalf("the independent decoder cannot read the server's QR: %v", err)
 	}
@@ -251,6 +251,13 @@ func TestIssueQR(t *testing.T) {
 		}
 	}
 }
+
+// pureBarcode tells gozxing the image is a clean render, the symbol and its
+// quiet zone alone: its detector misses about 1% of clean version-8
+// symbols that zbarimg reads (3 of 300 random codes), and what the server
+// drew is such a render. Decoding (format, bits, Reed-Solomon, modes) is
+// the same.
+var pureBarcode = map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_PURE_BARCODE: true}
 
 // reencode rebuilds a code's text from its 90 bytes after change.
 func reencode(t *testing.T, code string, change func(raw []byte)) string {
