@@ -7,8 +7,10 @@
 // page defined it, and waits for calls:
 //
 //	const info = await hcx.load(filterBytes, publicKeyHex) // rejects on a bad filter
+//	await hcx.load(filterBytes, publicKeyHex, {lastSeen: {version, built}}) // no rollback past what a page saw before
 //	hcx.check("11010519491231002X")   // {id, status, probable, error?, sources, stale}
 //	hcx.checkMany(["...", "..."])     // an array of the same
+//	hcx.verifyCode("HCX1:...")        // {valid, pass, id, region, codeStatus, status, probable, ...} or {valid: false, pass: false, error}
 //	hcx.info()                        // dates, per-region freshness, rates
 //
 // A bad argument or a bad filter comes back as a rejected promise or an
@@ -27,9 +29,13 @@ import (
 	"github.com/yrd-hcx/hcx/wasm/verifier"
 )
 
-// filter is the loaded filter. JS calls run one at a time on the event
-// loop, so no lock is needed.
-var filter *engine.EdgeFilter
+// filter is the loaded filter, and seen the newest one this instance has
+// accepted (a later load must not be older: no rollback). JS calls run one
+// at a time on the event loop, so no lock is needed.
+var (
+	filter *engine.EdgeFilter
+	seen   verifier.Seen
+)
 
 var (
 	jsObject  = js.Global().Get("Object")
@@ -53,6 +59,7 @@ func register() js.Value {
 	api.Set("load", fn(load))
 	api.Set("check", fn(check))
 	api.Set("checkMany", fn(checkMany))
+	api.Set("verifyCode", fn(verifyCode))
 	api.Set("info", fn(info))
 	api.Set("formatVersion", engine.EdgeFormatVersion)
 	js.Global().Set("hcx", api)
@@ -74,10 +81,20 @@ func fn(h func(args []js.Value) any) js.Func {
 
 func newError(msg string) js.Value { return jsError.New(msg) }
 
-// load(bytes: Uint8Array | ArrayBuffer, publicKeyHex: string): Promise<Info>
+// load(bytes: Uint8Array | ArrayBuffer, publicKeyHex: string, options?: LoadOptions): Promise<Info>
+//
+// A filter that verifies is still refused (the promise rejects with an
+// Error whose code is "rollback" or "expired") when it is older than the
+// newest this instance has loaded or than options.lastSeen, or past its
+// signed deadline: a genuinely signed old filter is how someone would make
+// a device forget this morning's lists.
 func load(args []js.Value) any {
 	if len(args) < 2 || args[1].Type() != js.TypeString {
-		return jsPromise.Call("reject", newError("hcx.load(filter: Uint8Array, publicKeyHex: string)"))
+		return jsPromise.Call("reject", newError("hcx.load(filter: Uint8Array, publicKeyHex: string, options?: {lastSeen?: {version: number, built: string}})"))
+	}
+	last, err := lastSeen(args[2:])
+	if err != nil {
+		return jsPromise.Call("reject", newError(err.Error()))
 	}
 	data := args[0]
 	if data.InstanceOf(js.Global().Get("ArrayBuffer")) {
@@ -96,8 +113,56 @@ func load(args []js.Value) any {
 	if err != nil {
 		return jsPromise.Call("reject", newError("hcx.load: "+err.Error()))
 	}
+	now := time.Now()
+	in := f.Info()
+	if err := seen.Max(last).Admit(in, now); err != nil {
+		e := newError("hcx.load: " + err.Error())
+		if re, ok := err.(*verifier.RefusedError); ok {
+			e.Set("code", re.Code())
+		}
+		return jsPromise.Call("reject", e)
+	}
 	filter = f
-	return jsPromise.Call("resolve", infoValue(f, time.Now()))
+	seen = seen.Max(verifier.SeenOf(in))
+	return jsPromise.Call("resolve", infoValue(f, now))
+}
+
+// lastSeen reads load's options.lastSeen: {version: number, built:
+// string}, as info() returned them for the newest filter the caller
+// has seen (a page keeps it in localStorage). Absent is the zero Seen.
+func lastSeen(opts []js.Value) (verifier.Seen, error) {
+	const usage = "hcx.load: options.lastSeen must be {version: number, built: string} as info() gives them"
+	if len(opts) == 0 || opts[0].IsUndefined() || opts[0].IsNull() {
+		return verifier.Seen{}, nil
+	}
+	if opts[0].Type() != js.TypeObject {
+		return verifier.Seen{}, errors.New("hcx.load: options must be an object")
+	}
+	ls := opts[0].Get("lastSeen")
+	if ls.IsUndefined() || ls.IsNull() {
+		return verifier.Seen{}, nil
+	}
+	if ls.Type() != js.TypeObject {
+		return verifier.Seen{}, errors.New(usage)
+	}
+	var s verifier.Seen
+	if v := ls.Get("version"); !v.IsUndefined() {
+		if v.Type() != js.TypeNumber || v.Float() < 0 || v.Float() != float64(uint64(v.Float())) {
+			return verifier.Seen{}, errors.New(usage)
+		}
+		s.Version = uint64(v.Float())
+	}
+	if b := ls.Get("built"); !b.IsUndefined() {
+		if b.Type() != js.TypeString {
+			return verifier.Seen{}, errors.New(usage)
+		}
+		t, ok := verifier.ParseBuilt(b.String())
+		if !ok {
+			return verifier.Seen{}, errors.New(usage)
+		}
+		s.Built = t
+	}
+	return s, nil
 }
 
 // check(id: string): Result | Error
@@ -110,6 +175,22 @@ func check(args []js.Value) any {
 	}
 	id := args[0].String()
 	out = verifier.AppendAnswer(out[:0], filter, id, filter.Check(id))
+	return jsJSON.Call("parse", string(out))
+}
+
+// verifyCode(text: string): CodeAnswer | Error
+//
+// A health code verified offline: its signature against the filter's
+// trust list, then its holder against the filters (wasm/verifier's
+// AppendCodeAnswer has the object).
+func verifyCode(args []js.Value) any {
+	if filter == nil {
+		return newError("hcx.verifyCode: no filter loaded (hcx.load first)")
+	}
+	if len(args) < 1 || args[0].Type() != js.TypeString {
+		return newError("hcx.verifyCode(text: string)")
+	}
+	out = verifier.AppendCodeAnswer(out[:0], filter, []byte(args[0].String()), time.Now())
 	return jsJSON.Call("parse", string(out))
 }
 
@@ -242,7 +323,9 @@ func info(args []js.Value) any {
 func infoValue(f *engine.EdgeFilter, now time.Time) js.Value {
 	in := f.Info()
 	o := jsObject.New()
-	o.Set("built", in.Built.UTC().Format(time.RFC3339))
+	// Full precision, so that a page handing it back as lastSeen compares
+	// equal to the same filter.
+	o.Set("built", verifier.FormatBuilt(in.Built))
 	o.Set("staleAt", in.StaleAt.UTC().Format(time.RFC3339))
 	o.Set("stale", now.After(in.StaleAt))
 	o.Set("maxAgeHours", in.MaxAge.Hours())

@@ -16,18 +16,27 @@ import (
 
 	"github.com/yrd-hcx/hcx/engine"
 	"github.com/yrd-hcx/hcx/internal/fixture"
+	"github.com/yrd-hcx/hcx/wasm/verifier"
 )
 
 var (
 	pub, priv, _ = ed25519.GenerateKey(nil)
-	pubHex       = hex.EncodeToString(pub)
-	ids          = fixture.IDs(4, 2000)
-	api          = register()
+	// issuer signs sh's health codes; the filters' trust lists hold it.
+	issuerPub, issuer, _ = ed25519.GenerateKey(nil)
+	pubHex               = hex.EncodeToString(pub)
+	ids                  = fixture.IDs(4, 2000)
+	api                  = register()
 )
 
 // signedFilter: sh lists ids[:1000] (every third red), js lists ids[1000:1500]
 // yellow; ah has no list.
 func signedFilter(t testing.TB) []byte {
+	t.Helper()
+	return signedFilterAt(t, 3, time.Now())
+}
+
+// signedFilterAt is signedFilter for snapshot version and build time.
+func signedFilterAt(t testing.TB, version uint64, built time.Time) []byte {
 	t.Helper()
 	today := engine.DefaultCalendar.Today()
 	var regions []*engine.EdgeRegion
@@ -43,10 +52,14 @@ func signedFilter(t testing.TB) []byte {
 			}
 			b.Add([]byte(id), c)
 		}
-		regions = append(regions, b.Build(time.Now(), 0))
+		regions = append(regions, b.Build(built, 0))
 	}
 	regions = append(regions, engine.UncoveredRegion("zj", today-3), engine.UncoveredRegion("ah", engine.NoDay))
-	f, err := engine.NewEdgeFilter(engine.EdgeFilterOptions{Built: time.Now(), FPR: 4e-5, Version: 3}, regions)
+	trust, err := engine.NewTrustList(engine.TrustedIssuer{Region: "sh", PublicKey: issuerPub, Status: engine.IssuerActive, Added: built})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := engine.NewEdgeFilter(engine.EdgeFilterOptions{Built: built, FPR: 4e-5, Version: version, Trust: trust}, regions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +102,7 @@ func mustLoad(t *testing.T, file []byte, key string) js.Value {
 }
 
 func TestAPI(t *testing.T) {
-	filter = nil
+	filter, seen = nil, verifier.Seen{}
 	if v := api.Call("check", ids[0]); !isError(v) || !strings.Contains(v.Get("message").String(), "no filter loaded") {
 		t.Fatalf("check before load: %v", v)
 	}
@@ -169,6 +182,7 @@ func TestAPI(t *testing.T) {
 // TestLoadRejects: a bad filter or key rejects the promise with a reason and
 // leaves the loaded filter in place.
 func TestLoadRejects(t *testing.T) {
+	seen = verifier.Seen{}
 	good := signedFilter(t)
 	mustLoad(t, good, pubHex)
 	other, _, _ := ed25519.GenerateKey(nil)
@@ -205,6 +219,7 @@ func TestLoadRejects(t *testing.T) {
 // TestPanicIsAnError: a panic in a handler comes back as an Error and the
 // instance keeps answering.
 func TestPanicIsAnError(t *testing.T) {
+	seen = verifier.Seen{}
 	f := fn(func([]js.Value) any { panic("boom") })
 	defer f.Release()
 	if v := f.Invoke(); !isError(v) {
@@ -228,5 +243,110 @@ func BenchmarkAPICheck(b *testing.B) {
 	for b.Loop() {
 		api.Call("check", ids[i%len(ids)])
 		i++
+	}
+}
+
+// TestNoRollback: a filter older than the newest this instance loaded, or
+// than the lastSeen option, is refused with code "rollback", one past its
+// deadline with code "expired"; the loaded filter stays. Fails on a load
+// that only checks the signature.
+func TestNoRollback(t *testing.T) {
+	seen = verifier.Seen{}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second).Add(123456789) // sub-second: info's built must round-trip
+	v5 := mustLoad(t, signedFilterAt(t, 5, t0), pubHex)
+	if v5.Get("built").String() != t0.UTC().Format("2006-01-02T15:04:05.000000000Z") {
+		t.Fatalf("built %s", v5.Get("built").String())
+	}
+	lastSeen := func(v any, built string) js.Value {
+		return js.ValueOf(map[string]any{"lastSeen": map[string]any{"version": v, "built": built}})
+	}
+	reject := func(name string, file []byte, opts js.Value, code string) {
+		t.Helper()
+		args := []any{bytesJS(file), pubHex}
+		if !opts.IsUndefined() {
+			args = append(args, opts)
+		}
+		v, ok := await(api.Call("load", args...))
+		if ok || !isError(v) || v.Get("code").String() != code {
+			t.Errorf("%s: resolved %v: %v code %v", name, ok, v.Get("message"), v.Get("code"))
+		}
+	}
+	reject("lower version", signedFilterAt(t, 4, t0.Add(time.Minute)), js.Undefined(), "rollback")
+	reject("earlier build", signedFilterAt(t, 5, t0.Add(-time.Second)), js.Undefined(), "rollback")
+	reject("expired", signedFilterAt(t, 6, t0.Add(-37*time.Hour)), js.Undefined(), "rollback")
+	// The same filter again, and a newer one, load.
+	mustLoad(t, signedFilterAt(t, 5, t0), pubHex)
+	v6 := mustLoad(t, signedFilterAt(t, 6, t0.Add(time.Minute)), pubHex)
+	reject("the one before", signedFilterAt(t, 5, t0), js.Undefined(), "rollback")
+
+	// A fresh instance (a reloaded page) is told what it saw before.
+	seen = verifier.Seen{}
+	last := lastSeen(v6.Get("version"), v6.Get("built").String())
+	reject("lastSeen version", signedFilterAt(t, 5, t0.Add(2*time.Minute)), last, "rollback")
+	reject("lastSeen built", signedFilterAt(t, 6, t0), last, "rollback")
+	mustLoadOpts := func(file []byte, opts js.Value) {
+		t.Helper()
+		if v, ok := await(api.Call("load", bytesJS(file), pubHex, opts)); !ok {
+			t.Fatalf("load rejected: %v", v.Get("message"))
+		}
+	}
+	mustLoadOpts(signedFilterAt(t, 6, t0.Add(time.Minute)), last)
+	mustLoadOpts(signedFilterAt(t, 9, t0.Add(time.Hour)), js.ValueOf(map[string]any{}))
+	mustLoadOpts(signedFilterAt(t, 9, t0.Add(time.Hour)), js.Null())
+
+	// Past its deadline, however new.
+	seen = verifier.Seen{}
+	reject("past its deadline", signedFilterAt(t, 10, time.Now().Add(-37*time.Hour)), js.Undefined(), "expired")
+	if r := api.Call("check", ids[0]); r.Get("status").String() != "red" || api.Call("info").Get("version").Int() != 9 {
+		t.Fatal("a refused filter replaced the loaded one")
+	}
+	for _, bad := range []js.Value{
+		lastSeen("7", ""), lastSeen(-1, ""), lastSeen(1.5, ""),
+		lastSeen(1, "yesterday"), js.ValueOf(map[string]any{"lastSeen": 7}), js.ValueOf("x"),
+	} {
+		v, ok := await(api.Call("load", bytesJS(signedFilter(t)), pubHex, bad))
+		if ok || !strings.Contains(v.Get("message").String(), "options") {
+			t.Errorf("options %v: resolved %v %v", js.Global().Get("JSON").Call("stringify", bad), ok, v.Get("message"))
+		}
+	}
+}
+
+// TestVerifyCode: a health code answered from the loaded filter's trust
+// list and filters: a green code of a person listed nowhere passes, one
+// of a person sh lists red does not (probable), an altered one is refused
+// by name; bad arguments are Errors.
+func TestVerifyCode(t *testing.T) {
+	seen = verifier.Seen{}
+	mustLoad(t, signedFilter(t), pubHex)
+	code := func(i int) string {
+		t.Helper()
+		id, _ := engine.ParseID(ids[i])
+		c, err := engine.IssueCode(nil, issuer, engine.CodeClaims{ID: id, Colour: engine.Green, Issued: time.Now().Add(-time.Minute), Expires: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(c)
+	}
+	stringify := func(v js.Value) string { return js.Global().Get("JSON").Call("stringify", v).String() }
+	if r := api.Call("verifyCode", code(1999)); !r.Get("valid").Bool() || !r.Get("pass").Bool() || r.Get("status").String() != "green" ||
+		r.Get("region").String() != "sh" || r.Get("id").String() != engine.Mask(ids[1999]) {
+		t.Errorf("green: %s", stringify(r))
+	}
+	if r := api.Call("verifyCode", code(0)); !r.Get("valid").Bool() || r.Get("pass").Bool() || r.Get("status").String() != "red" ||
+		!r.Get("probable").Bool() || r.Get("codeStatus").String() != "green" {
+		t.Errorf("listed red: %s", stringify(r))
+	}
+	bad := []byte(code(1999))
+	bad[len(engine.CodePrefix)+30] = '0' + (bad[len(engine.CodePrefix)+30]-'0'+1)%2 // low digit of a group: still Base45
+	if r := api.Call("verifyCode", string(bad)); r.Get("valid").Bool() || r.Get("pass").Bool() || r.Get("error").String() != "signature" {
+		t.Errorf("altered: %s", stringify(r))
+	}
+	if r := api.Call("verifyCode", ids[0]); r.Get("error").String() != "format" {
+		t.Errorf("an ID: %s", stringify(r))
+	}
+	for name, v := range map[string]js.Value{"verifyCode(42)": api.Call("verifyCode", 42), "verifyCode()": api.Call("verifyCode")} {
+		if !isError(v) {
+			t.Errorf("%s: %v", name, v)
+		}
 	}
 }

@@ -1,11 +1,16 @@
 // Package verifier is what the WebAssembly edge verifiers share: reading
-// the pinned public key and writing an answer as one JSON line, without fmt
-// or encoding/json (they would take a tenth of the js/wasm size budget).
+// the pinned public key, refusing a rolled-back or expired filter (Seen),
+// and writing an answer as one JSON line. Answers are appended as bytes to
+// a reused buffer rather than built with fmt or encoding/json: not for the
+// module's size (both are linked anyway, through bits-and-blooms and the
+// engine; BENCHMARKS.md measured that dropping them from this path saves
+// nothing) but so that an answer costs no reflection and no allocation.
 //
 // # Usage
 //
 //	pub, err := verifier.ParsePublicKey(hex)
 //	f, err := engine.OpenEdge(file, engine.EdgeOpenOptions{PublicKey: pub})
+//	err = seen.Admit(f.Info(), time.Now())              // no rollback, not expired
 //	line := verifier.AppendAnswer(buf[:0], f, id, f.CheckBytes(id))
 //
 // # Concurrency
@@ -16,7 +21,6 @@ package verifier
 import (
 	"bufio"
 	"crypto/ed25519"
-	"encoding/hex"
 	"errors"
 	"io"
 	"strings"
@@ -31,11 +35,34 @@ var ErrPublicKey = errors.New("the publisher's public key must be 64 hex digits 
 // ParsePublicKey reads the publisher's Ed25519 public key as `hcx init`
 // prints it (64 hex digits; surrounding space ignored).
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	b, err := hex.DecodeString(strings.TrimSpace(s))
-	if err != nil || len(b) != ed25519.PublicKeySize {
+	s = strings.TrimSpace(s)
+	if len(s) != 2*ed25519.PublicKeySize {
 		return nil, ErrPublicKey
 	}
+	// Not encoding/hex: its error type's Error method calls fmt.Sprintf,
+	// which would keep fmt (and the reflection it uses) in the modules.
+	b := make([]byte, ed25519.PublicKeySize)
+	for i := range b {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return nil, ErrPublicKey
+		}
+		b[i] = hi<<4 | lo
+	}
 	return ed25519.PublicKey(b), nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // AppendAnswer appends the answer object for query (only its masked form is
@@ -53,20 +80,23 @@ func AppendAnswer[T string | []byte](dst []byte, f *engine.EdgeFilter, query T, 
 	dst = append(dst, `","status":"`...)
 	dst = append(dst, r.Answer()...)
 	dst = append(dst, `","probable":`...)
-	if r.Probable() {
-		dst = append(dst, "true"...)
-	} else {
-		dst = append(dst, "false"...)
-	}
+	dst = appendBool(dst, r.Probable())
 	if r.Status == engine.Invalid && !r.Stale {
 		dst = append(dst, `,"error":"`...)
 		dst = append(dst, r.Err.Reason()...)
 		return append(dst, `"}`...)
 	}
-	regions := f.Regions()
+	dst = appendSources(dst, f, r)
+	dst = appendStale(dst, f, r)
+	return append(dst, '}')
+}
+
+// appendSources appends `,"sources":[...]`: the regions whose filters hit,
+// with their colour.
+func appendSources(dst []byte, f *engine.EdgeFilter, r engine.EdgeResult) []byte {
 	dst = append(dst, `,"sources":[`...)
 	first := true
-	for i, reg := range regions {
+	for i, reg := range f.Regions() {
 		c := "red"
 		switch bit := uint64(1) << uint(i); {
 		case r.Red&bit != 0:
@@ -85,9 +115,15 @@ func AppendAnswer[T string | []byte](dst []byte, f *engine.EdgeFilter, query T, 
 		dst = append(dst, c...)
 		dst = append(dst, `"}`...)
 	}
-	dst = append(dst, `],"stale":[`...)
-	first = true
-	for i, reg := range regions {
+	return append(dst, ']')
+}
+
+// appendStale appends `,"stale":[...]`: the regions the answer cannot
+// vouch for.
+func appendStale(dst []byte, f *engine.EdgeFilter, r engine.EdgeResult) []byte {
+	dst = append(dst, `,"stale":[`...)
+	first := true
+	for i, reg := range f.Regions() {
 		if r.NotCurrent&(1<<uint(i)) == 0 {
 			continue
 		}
@@ -99,11 +135,12 @@ func AppendAnswer[T string | []byte](dst []byte, f *engine.EdgeFilter, query T, 
 		dst = append(dst, reg.Name...)
 		dst = append(dst, '"')
 	}
-	return append(dst, "]}"...)
+	return append(dst, ']')
 }
 
-// Stream reads IDs one a line from stdin until EOF (blank lines skipped)
-// and writes one answer a line (AppendAnswer) to stdout, in order. Output is
+// Stream reads IDs and health codes (lines starting HCX1:) one a line from
+// stdin until EOF (blank lines skipped) and writes one answer a line
+// (AppendAnswer, AppendCodeAnswer) to stdout, in order. Output is
 // flushed whenever stdin has nothing more buffered, so it works
 // interactively; the clock is read then too (a clock read is a host call in
 // WebAssembly), not once per ID.
@@ -140,11 +177,14 @@ func Stream(f *engine.EdgeFilter, stdin io.Reader, stdout io.Writer) error {
 			if now.IsZero() {
 				now = f.Calendar().Now()
 			}
-			r := f.CheckBytesAt(line, now)
-			if long {
-				r = engine.EdgeResult{Err: engine.ErrIDLength}
+			switch {
+			case long:
+				buf = AppendAnswer(buf[:0], f, line, engine.EdgeResult{Err: engine.ErrIDLength})
+			case IsCode(line):
+				buf = AppendCodeAnswer(buf[:0], f, line, now)
+			default:
+				buf = AppendAnswer(buf[:0], f, line, f.CheckBytesAt(line, now))
 			}
-			buf = AppendAnswer(buf[:0], f, line, r)
 			buf = append(buf, '\n')
 			if _, werr := out.Write(buf); werr != nil {
 				return werr

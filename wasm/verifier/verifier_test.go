@@ -41,9 +41,15 @@ func testFilter(t *testing.T, built time.Time) *engine.EdgeFilter {
 }
 
 func TestParsePublicKey(t *testing.T) {
-	for _, s := range []string{"", "zz", strings.Repeat("ab", 31), strings.Repeat("ab", 33)} {
+	for _, s := range []string{"", "zz", strings.Repeat("ab", 31), strings.Repeat("ab", 33), strings.Repeat("ag", 32), strings.Repeat("a", 63) + "\x00"} {
 		if _, err := ParsePublicKey(s); !errors.Is(err, ErrPublicKey) {
 			t.Errorf("%q: %v", s, err)
+		}
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	for _, s := range []string{hex.EncodeToString(pub), strings.ToUpper(hex.EncodeToString(pub)), "\t" + hex.EncodeToString(pub) + " \n"} {
+		if k, err := ParsePublicKey(s); err != nil || !k.Equal(pub) {
+			t.Errorf("%q: %v %x", s, err, k)
 		}
 	}
 }

@@ -8,8 +8,11 @@
 // /v1/edge/filter) at a path the runtime maps; HEX is the publisher's
 // public key as `hcx init` printed it. IDs are read one a line from stdin
 // (blank lines skipped) and answered one JSON object a line on stdout, in
-// order (wasm/verifier.AppendAnswer has the shape). Output is flushed
-// whenever stdin has nothing more buffered, so it works interactively too.
+// order (wasm/verifier.AppendAnswer has the shape); a line starting HCX1:
+// is a health code, verified against the filter's trust list and answered
+// as docs/health-codes.md says (wasm/verifier.AppendCodeAnswer). Output is
+// flushed whenever stdin has nothing more buffered, so it works
+// interactively too.
 //
 // Exit status: 0 answered everything; 1 the filter is unreadable, corrupt,
 // unsigned, signed by another key, or a read or write failed; 2 usage.
@@ -27,7 +30,7 @@ import (
 	"github.com/yrd-hcx/hcx/wasm/verifier"
 )
 
-const usage = "usage: hcx-wasi --pubkey HEX FILTER  (IDs one a line on stdin; one JSON answer a line on stdout)\n"
+const usage = "usage: hcx-wasi --pubkey HEX FILTER  (IDs or HCX1: health codes one a line on stdin; one JSON answer a line on stdout)\n"
 
 func main() {
 	os.Exit(run(os.Args[1:], retry{os.Stdin}, retry{os.Stdout}, os.Stderr))

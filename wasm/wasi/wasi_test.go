@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/yrd-hcx/hcx/engine"
 	"github.com/yrd-hcx/hcx/internal/fixture"
@@ -51,6 +52,26 @@ type day struct {
 	dir, pub string
 	ids      []string // every listed ID, absent ones, invalid ones
 	filter   []byte
+	store    *loader.Store // holds sh's issuer key
+	trust    *engine.TrustList
+}
+
+// code issues a health code for id, green, signed by sh's issuer.
+func (d *day) code(t testing.TB, id string, issued time.Time) string {
+	t.Helper()
+	key, _, err := d.store.IssuerKey(d.trust, "sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := engine.ParseID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := engine.IssueCode(nil, key, engine.CodeClaims{ID: pid, Colour: engine.Green, Issued: issued, Expires: issued.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(c)
 }
 
 var (
@@ -67,6 +88,9 @@ func generatedDay(t testing.TB) *day {
 		}
 		st, err := loader.Init(filepath.Join(dir, "data"), nil)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AddIssuer("sh"); err != nil {
 			t.Fatal(err)
 		}
 		paths, err := gen.Write(filepath.Join(dir, "gen"), gen.Options{Date: st.Calendar.Today(), Records: 30000, Seed: 8}, nil)
@@ -90,7 +114,7 @@ func generatedDay(t testing.TB) *day {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := &day{dir: dir, pub: st.PublicHex(), filter: ex.File}
+		d := &day{dir: dir, pub: st.PublicHex(), filter: ex.File, store: st, trust: snap.TrustList()}
 		if err := os.WriteFile(filepath.Join(dir, "edge.bin"), ex.File, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -242,4 +266,34 @@ func BenchmarkWASIStream(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(10000*b.N), "ns/id")
 	})
+}
+
+// TestWASICodes: lines starting HCX1: are health codes, answered from the
+// filter's trust list and filters exactly as natively, mixed with IDs:
+// a green code of a listed person does not pass (its status red or yellow,
+// probable), one of a person listed nowhere passes, an expired one is
+// refused by name.
+func TestWASICodes(t *testing.T) {
+	d := generatedDay(t)
+	now := time.Now()
+	listed, absent := d.ids[0], fixture.IDs(78, 1)[0]
+	input := d.code(t, listed, now.Add(-time.Minute)) + "\n" + d.code(t, absent, now.Add(-time.Minute)) + "\n" + listed + "\n" +
+		d.code(t, absent, now.Add(-25*time.Hour)) + "\n"
+	var native, nerr bytes.Buffer
+	if code := run([]string{"--pubkey", d.pub, filepath.Join(d.dir, "edge.bin")}, strings.NewReader(input), &native, &nerr); code != 0 {
+		t.Fatalf("native exit %d: %s", code, nerr.String())
+	}
+	lines, stderr, code, err := module(t).RunLines(context.Background(), wasmtest.Run{Args: []string{"--pubkey", d.pub, "/d/edge.bin"},
+		Mounts: map[string]string{"/d": d.dir}, Stdin: strings.NewReader(input)})
+	if err != nil || code != 0 || strings.Join(lines, "\n")+"\n" != native.String() {
+		t.Fatalf("exit %d %v %s:\nwasm %s\nnative %s", code, err, stderr, strings.Join(lines, "\n"), native.String())
+	}
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], `{"valid":true,"pass":false`) || !strings.Contains(lines[0], `"probable":true`) ||
+		!strings.HasPrefix(lines[1], `{"valid":true,"pass":true`) || !strings.Contains(lines[1], `"region":"sh"`) ||
+		!strings.HasPrefix(lines[2], `{"id":`) || lines[3] != `{"valid":false,"pass":false,"error":"expired"}` {
+		t.Fatalf("answers:\n%s", strings.Join(lines, "\n"))
+	}
+	if strings.Contains(strings.Join(lines, ""), "HCX1") || strings.Contains(strings.Join(lines, ""), listed[4:14]) {
+		t.Fatal("a code or a whole ID was echoed")
+	}
 }
