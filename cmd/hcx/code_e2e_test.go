@@ -106,7 +106,11 @@ func readQR(b []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, err := gzqr.NewQRCodeReader().Decode(bmp, nil)
+	// A clean render, the symbol and its quiet zone alone: gozxing's
+	// detector misses about 1% of clean version-8 symbols that zbarimg
+	// reads (3 of 300 random codes), so it is told so; the decoding
+	// (format, bits, Reed-Solomon, modes) is the same.
+	res, err := gzqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_PURE_BARCODE: true})
 	if err != nil {
 		return "", fmt.Errorf("no QR code read: %w", err)
 	}
