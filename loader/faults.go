@@ -35,6 +35,8 @@ func longLine(line []byte) string {
 }
 
 // streamError turns a read failure into a rejection reason.
+//
+//lint:ignore ST1008 the cause and its reason are one pair, in run's order
 func (p *parser) streamError(in *inputCounter, err error) (error, string) {
 	switch {
 	case errors.Is(err, errTooLarge):

@@ -161,6 +161,8 @@ type parser struct {
 }
 
 // run reads the stream; a non-nil cause rejects the file with reason.
+//
+//lint:ignore ST1008 the cause (errors.Is) comes first, then the words for the report
 func (p *parser) run(in *inputCounter) (cause error, reason string) {
 	out := &outputLimiter{limit: p.opts.MaxBytes + 1}
 	p.out = out

@@ -72,9 +72,8 @@ func TestPeopleMerge(t *testing.T) {
 
 			// The reference: a map, row by row.
 			type ref struct {
-				red, yellow         int
-				redSince, yelSince  engine.Day
-				seenRed, seenYellow bool
+				red, yellow        int
+				redSince, yelSince engine.Day
 			}
 			want := map[engine.Pseudonym]*ref{}
 			wantSeen := map[string]bool{} // id digits + colour

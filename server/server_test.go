@@ -631,7 +631,7 @@ func TestShutdownOrder(t *testing.T) {
 		r.URL.Scheme = "http"
 		res, err := http.DefaultTransport.RoundTrip(&http.Request{Method: r.Method, URL: r.URL, Header: r.Header})
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer res.Body.Close()

@@ -26,7 +26,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,8 +50,8 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	hcxBin = filepath.Join(dir, "hcx")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
+	goTool, err := exec.LookPath("go") // go test puts its own go first on PATH
+	if err != nil {
 		goTool = "go"
 	}
 	// The binary is built without -race even under go test -race: the e2e
