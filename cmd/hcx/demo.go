@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -171,7 +172,12 @@ func (w *webBuild) wait() string {
 		if w.done == nil {
 			return
 		}
-		if err := <-w.done; err != nil {
+		err := <-w.done
+		if errors.Is(err, webpage.ErrNoDecoder) {
+			w.log.Warn("the web verifier has no QR decoder for the camera: codes can be typed, pasted or scanned by a keyboard-wedge scanner", "err", err)
+			err = nil
+		}
+		if err != nil {
 			w.log.Warn("the web verifier could not be built: the page at / says so; the API is served all the same", "err", err)
 			w.note = "NOT AVAILABLE: " + strings.SplitN(err.Error(), "\n", 2)[0] + "; make build embeds it"
 			return

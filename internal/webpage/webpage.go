@@ -38,6 +38,10 @@ const (
 	Page   Source = iota // committed in wasm/web
 	Module               // compiled from ./wasm/js for GOOS=js GOARCH=wasm
 	GoRoot               // the Go toolchain's lib/wasm/wasm_exec.js, which must match the compiler
+	// Decoder is the QR decoder the page's camera uses where the browser
+	// has no BarcodeDetector: wasm/web/qr/build.sh installs it from its
+	// lockfile (npm ci) and writes both its files.
+	Decoder
 )
 
 // File is one file of the web verifier.
@@ -62,6 +66,9 @@ var Files = []File{
 	{"wasm_exec.js", "text/javascript; charset=utf-8", GoRoot},
 	{"hcx.wasm", "application/wasm", Module},
 	{"hcx.d.ts", "text/plain; charset=utf-8", Page},
+	{"zxing-reader.js", "text/javascript; charset=utf-8", Decoder},
+	{"zxing_reader.wasm", "application/wasm", Decoder},
+	{"zxing-wasm.LICENSE.txt", "text/plain; charset=utf-8", Decoder}, // MIT: the notice travels with the copies
 }
 
 // Lookup returns the file named name.
@@ -88,6 +95,12 @@ const ModulePath = "github.com/yrd-hcx/hcx"
 // ErrNoSource is returned by Root when no hcx source tree holds the
 // directory: a binary installed elsewhere cannot build its page.
 var ErrNoSource = errors.New("webpage: not inside the hcx source tree")
+
+// ErrNoDecoder is returned by Build, after every other file is written,
+// when the camera's QR decoder could not be installed (no npm, no
+// registry): the page then verifies typed, pasted and scanned codes and
+// IDs, and says so when the camera is asked for.
+var ErrNoDecoder = errors.New("webpage: no QR decoder for the camera")
 
 // Options configures Build. The zero value builds from the source tree
 // holding the working directory with the go command on PATH.
@@ -133,7 +146,9 @@ func modulePath(gomod []byte) string {
 
 // Build writes every file in Files into out (created if missing): the page
 // from the source tree, hcx.wasm compiled now, wasm_exec.js from the same
-// toolchain's GOROOT. Errors carry the go command's output.
+// toolchain's GOROOT, the QR decoder installed by wasm/web/qr/build.sh.
+// Errors carry the commands' output; a decoder that could not be installed
+// is reported last, as ErrNoDecoder.
 func Build(ctx context.Context, out string, o Options) error {
 	o, err := o.resolve()
 	if err != nil {
@@ -149,9 +164,15 @@ func Build(ctx context.Context, out string, o Options) error {
 	if err != nil {
 		return err
 	}
+	decoder, decoderErr := false, error(nil)
 	for _, f := range Files {
 		dst := filepath.Join(out, f.Name)
 		switch f.From {
+		case Decoder:
+			if !decoder { // one run writes all its files
+				decoder = true
+				decoderErr = buildDecoder(ctx, o.Root, out)
+			}
 		case Page:
 			err = copyFile(filepath.Join(o.Root, "wasm", "web", f.Name), dst)
 		case GoRoot:
@@ -162,6 +183,17 @@ func Build(ctx context.Context, out string, o Options) error {
 		if err != nil {
 			return err
 		}
+	}
+	return decoderErr
+}
+
+// buildDecoder runs wasm/web/qr/build.sh OUT (npm ci from the lockfile,
+// into a temporary directory).
+func buildDecoder(ctx context.Context, root, out string) error {
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "wasm", "web", "qr", "build.sh"), out)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w (wasm/web/qr/build.sh needs npm and the npm registry, or npm's cache): %v\n%s", ErrNoDecoder, err, b)
 	}
 	return nil
 }

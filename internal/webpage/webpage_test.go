@@ -43,6 +43,12 @@ func TestBuild(t *testing.T) {
 				t.Errorf("%s is not a WebAssembly module", f.Name)
 			}
 			continue
+		case Decoder:
+			if len(got) == 0 || strings.HasSuffix(f.Name, ".wasm") && !bytes.HasPrefix(got, []byte("\x00asm")) ||
+				strings.HasSuffix(f.Name, ".js") && !bytes.Contains(got, []byte("ZXingWASM")) {
+				t.Errorf("%s is not the QR decoder's", f.Name)
+			}
+			continue
 		}
 		if err != nil {
 			t.Fatal(err)
