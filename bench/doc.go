@@ -1,4 +1,4 @@
-// Package bench is the hcx load generator (DESIGN section 7): it drives an
+// Package bench is the hcx load generator (docs/cli.md, `hcx bench`): it drives an
 // hcx server, or anything answering the same JSON, as a black box over HTTP,
 // checks every answer against a generated day, and measures throughput and
 // latency (HdrHistogram). It does not import package server.

@@ -103,7 +103,7 @@ type Day struct {
 var dayFile = regexp.MustCompile(`^([a-z][a-z0-9_]*)-(\d{4}-\d{2}-\d{2})\.csv(\.gz)?$`)
 
 // LoadDay reads the daily files `{region}-{YYYY-MM-DD}.csv[.gz]` in dir
-// (DESIGN section 3) and merges them as the server does: each region's
+// (docs/daily-files.md) and merges them as the server does: each region's
 // newest file counts, and an ID gets the most severe colour any region
 // gives it. It is deliberately independent of the loader: it is the
 // reference the answers are checked against.

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// targets are issue 4's: hcx / Redis and hcx / bare fasthttp, per mode.
+// targets are the project's (BENCHMARKS.md): hcx / Redis and hcx / bare
+// fasthttp, per mode.
 var targets = map[string]struct{ redis, fasthttp float64 }{
 	"get":   {1.0, 0.9},
 	"pipe":  {0.8, 0.9},
@@ -103,7 +104,7 @@ func (c *comparison) markdown() string {
 		if fh := c.find(fasthttpName, clientWrk, md.key, false); fh != nil && hcxWrk != nil {
 			parts = append(parts, verdict("hcx / bare fasthttp", hcxWrk.lps/fh.lps, t.fasthttp))
 		}
-		p("\nTargets (issue 4; wrk figures for hcx): %s.\n\n", strings.Join(parts, "; "))
+		p("\nTargets (wrk figures for hcx): %s.\n\n", strings.Join(parts, "; "))
 	}
 
 	if c.o.pin {

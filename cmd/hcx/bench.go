@@ -15,7 +15,7 @@ import (
 const benchArgs = "--url URL --token T [--duration 10s] [--connections 64] [--pipeline N] [--batch N] [--hit-ratio 0.01] [--ids FILE | --data DIR] [--rate R] [--warmup 2s] [--json] [--html FILE]"
 
 func cmdBench(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("bench", benchArgs, "Load an hcx server (DESIGN section 7) and check every answer against a generated day: "+
+	fs := e.flags("bench", benchArgs, "Load an hcx server and check every answer against a generated day: "+
 		"requests/s, lookups/s, errors by kind, latency percentiles. Exit 1 if any request failed or any answer had the wrong colour")
 	url := fs.String("url", "", "base URL of the server, e.g. http://127.0.0.1:8080")
 	token := fs.String("token", "", "bearer token with the lookup role")

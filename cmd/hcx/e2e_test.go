@@ -321,7 +321,7 @@ type regionList struct {
 	red, yellow  int // distinct people of each colour
 }
 
-// readList reads a daily file (.csv or .csv.gz) by DESIGN section 3's
+// readList reads a daily file (.csv or .csv.gz) by docs/daily-files.md's
 // rules, with encoding/csv and no hcx code.
 func readList(t *testing.T, path string) *regionList {
 	t.Helper()
@@ -411,7 +411,7 @@ func earliest(a, b string) string {
 // truth is the current list of every region.
 type truth map[string]*regionList
 
-// expect is the answer DESIGN promises for one listed or unlisted ID.
+// expect is the answer docs/http-api.md promises for one listed or unlisted ID.
 type expect struct {
 	status  string
 	since   string // "" means null
@@ -462,7 +462,7 @@ func withCheck(body string) string {
 	return body + string("10X98765432"[sum%11])
 }
 
-// mask is the echo DESIGN promises: first 4 and last 4 characters of the
+// mask is the echo docs/http-api.md promises: first 4 and last 4 characters of the
 // trimmed query, the rest starred.
 func mask(q string) string {
 	q = strings.Trim(q, " \t")

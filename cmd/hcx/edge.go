@@ -21,7 +21,7 @@ import (
 const edgeUsage = `usage: hcx edge export --data DIR --out FILE [--max-age 36h] [--web DIR]
        hcx edge check --pubkey HEX --filter FILE [ID...]`
 
-// cmdEdge: the signed edge filter for offline verifiers (DESIGN section 6).
+// cmdEdge: the signed edge filter for offline verifiers (docs/edge-verifier.md).
 func cmdEdge(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 {
 		switch args[0] {

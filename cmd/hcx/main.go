@@ -1,6 +1,6 @@
 // Command hcx is the health-code exchange: one binary whose subcommands set
 // up a data directory, generate and ingest daily region files, answer
-// lookups, and serve the HTTP API (DESIGN section 4).
+// lookups, and serve the HTTP API (docs/cli.md).
 package main
 
 import (
@@ -38,7 +38,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // errSilent is a failure already reported on stdout (a rejected file).
 var errSilent = errors.New("failed")
 
-// exitCode maps run's error to DESIGN's exit statuses: 0 ok, 1 failure,
+// exitCode maps run's error to the exit statuses of docs/cli.md: 0 ok, 1 failure,
 // 2 usage error.
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError

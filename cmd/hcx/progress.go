@@ -9,8 +9,8 @@ import (
 	"golang.org/x/term"
 )
 
-// progress is a bar on a terminal and nothing otherwise (DESIGN: long work
-// shows a progress bar on a terminal and stays quiet otherwise).
+// progress is a bar on a terminal and nothing otherwise (docs/cli.md:
+// long work shows a progress bar on a terminal and stays quiet otherwise).
 type progress struct{ bar *progressbar.ProgressBar }
 
 // newProgress draws on w only when w is a terminal. total -1 is unknown.

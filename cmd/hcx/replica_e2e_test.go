@@ -15,7 +15,7 @@ import (
 	"github.com/yrd-hcx/hcx/loader"
 )
 
-// TestReplicas (DESIGN section 8), all real processes on loopback: a
+// TestReplicas (docs/deploy.md), all real processes on loopback: a
 // publisher and three replicas. After an upload every replica serves the new
 // day within two poll intervals, while a client spread over the replicas sees
 // no error and no wrong answer; with the publisher killed the replicas keep

@@ -1,4 +1,4 @@
-// Package gen generates realistic synthetic daily files (DESIGN section 3):
+// Package gen generates realistic synthetic daily files (docs/daily-files.md):
 // one gzip-compressed CSV `{region}-{YYYY-MM-DD}.csv.gz` per region, for
 // `hcx gen`, the demo, tests and benchmarks.
 //

@@ -42,7 +42,7 @@ type Options struct {
 const (
 	// DefaultRecords is the size of a day when Options.Records is 0.
 	DefaultRecords = 10_000
-	// MaxRecords bounds Options.Records: ten times DESIGN's national scale,
+	// MaxRecords bounds Options.Records: ten times the national scale hcx is built for (100 million),
 	// and well inside the ID space the embedded address codes give.
 	MaxRecords = 1_000_000_000
 	// MaxSinceAge is how many days before the list date a since may lie.
@@ -121,7 +121,7 @@ func deltaOnly(regions []string) bool {
 // 90, nobody over 100.
 var pyramid = [...]int{552, 639, 604, 515, 531, 651, 879, 701, 661, 809, 858, 718, 520, 524, 351, 212, 139, 72, 24, 7, 1}
 
-// FileName is the DESIGN section 3 name of a region's gzip-compressed daily
+// FileName is the docs/daily-files.md name of a region's gzip-compressed daily
 // file: {region}-{YYYY-MM-DD}.csv.gz.
 func FileName(region string, date engine.Day) string {
 	return region + "-" + date.String() + ".csv.gz"
