@@ -571,6 +571,7 @@ func testIssueCode(t *testing.T, c *contract) {
 	}
 	c.do(t, call{method: "POST", target: "/v1/codes", role: "issue:sh", ctype: "application/json",
 		body: []byte(`{"region":"sh","id":"` + c.green + `","ttl":"200h"}`), want: 400})
+	c.do(t, call{method: "POST", target: "/v1/codes", base: c.rep, ctype: "application/json", body: body, want: 409}) // a replica issues nothing
 }
 
 // testVerifyCodes: a code issued here, one that is not a code, and a
