@@ -43,7 +43,7 @@ func TestAlertRules(t *testing.T) {
 	if groups == nil {
 		t.FailNow()
 	}
-	exported := exportedSeries(t)
+	exported, _ := exportedSeries(t)
 	alerts := map[string]bool{}
 	for _, g := range groups.Groups {
 		for _, r := range g.Rules {
@@ -121,7 +121,7 @@ func TestDashboard(t *testing.T) {
 	if dash.Title == "" || dash.UID == "" || len(dash.Templating.List) == 0 || dash.Templating.List[0].Name != "datasource" {
 		t.Fatal("the dashboard needs a title, a uid and a datasource variable")
 	}
-	exported := exportedSeries(t)
+	exported, _ := exportedSeries(t)
 	ids := map[int]bool{}
 	var exprs []string
 	var walk func([]dashPanel)
@@ -213,10 +213,38 @@ func checkJobs(t *testing.T, what string, exprs []string) {
 	}
 }
 
+// metricRow is a row of the metrics table in docs/http-api.md.
+var metricRow = regexp.MustCompile("(?m)^\\| `(hcx_[a-z_]+)` \\|")
+
+// TestMetricsDocumented: the metrics table of docs/http-api.md lists every
+// hcx_ family a real server exports, and nothing it does not.
+func TestMetricsDocumented(t *testing.T) {
+	_, families := exportedSeries(t)
+	b, err := os.ReadFile(filepath.Join("..", "docs", "http-api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range metricRow.FindAllStringSubmatch(string(b), -1) {
+		documented[m[1]] = true
+	}
+	for name := range families {
+		if strings.HasPrefix(name, "hcx_") && !documented[name] {
+			t.Errorf("%s is exported but not in docs/http-api.md's metrics table", name)
+		}
+	}
+	for name := range documented {
+		if !families[name] {
+			t.Errorf("docs/http-api.md lists %s, which the server does not export", name)
+		}
+	}
+}
+
 // exportedSeries returns the sample names in a real hcx server's /metrics
-// (a histogram's _bucket, _sum and _count included) after the traffic that
-// makes every labelled series appear: lookups, an upload, a snapshot.
-func exportedSeries(t *testing.T) map[string]bool {
+// (a histogram's _bucket, _sum and _count included), and its metric
+// families, after the traffic that makes every labelled series appear:
+// lookups, an upload, a snapshot.
+func exportedSeries(t *testing.T) (series, families map[string]bool) {
 	t.Helper()
 	cal := engine.NewCalendar(engine.CST, func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, engine.CST) })
 	st, err := loader.Init(filepath.Join(t.TempDir(), "data"), nil)
@@ -280,16 +308,16 @@ func exportedSeries(t *testing.T) map[string]bool {
 	}
 	defer resp.Body.Close()
 	p := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := p.TextToMetricFamilies(resp.Body)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]bool{}
-	for name, f := range families {
+	out, fams := map[string]bool{}, map[string]bool{}
+	for name, f := range mfs {
 		if len(f.GetMetric()) == 0 {
 			continue // declared, no series yet
 		}
-		out[name] = true
+		out[name], fams[name] = true, true
 		switch f.GetType().String() {
 		case "HISTOGRAM":
 			out[name+"_bucket"], out[name+"_sum"], out[name+"_count"] = true, true, true
@@ -302,5 +330,5 @@ func exportedSeries(t *testing.T) map[string]bool {
 			t.Fatalf("the server's /metrics has no %s: the traffic above should have made it", must)
 		}
 	}
-	return out
+	return out, fams
 }

@@ -21,10 +21,6 @@ import (
 	"github.com/yrd-hcx/hcx/server"
 )
 
-// edgeRole is the role of verifier devices that fetch the edge filter;
-// the demo hands the page a token with it when this build knows the role.
-const edgeRole = "edge"
-
 // cmdDemo is the README's first command: one synthetic day, served, with a
 // token, the web verifier's address and ready-to-paste calls printed.
 func cmdDemo(ctx context.Context, e *env, args []string) error {
@@ -52,11 +48,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	st.Calendar = cal
 	tokens := map[string]string{}
-	roles := []string{auth.Lookup, auth.Upload("sh")}
-	if auth.ValidRole(edgeRole) {
-		roles = append(roles, edgeRole)
-	}
-	for _, role := range roles {
+	// The page gets a device token (role edge) as a deployment's verifiers
+	// do, though the demo serves its filter openly too.
+	for _, role := range []string{auth.Lookup, auth.Upload("sh"), auth.Edge} {
 		tok, err := auth.NewToken()
 		if err != nil {
 			return err
@@ -114,13 +108,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "data directory %s (removed when the demo stops; Ctrl-C)\n\n", dir)
 		fmt.Fprintf(w, "lookup token:    %s\nupload token sh: %s\n\n", tok, tokens[auth.Upload("sh")])
 		fmt.Fprintf(w, "example IDs: red %s, yellow %s, green %s\n\n", red, yellow, green)
-		page, hint := base+"/#id="+red, "checks the red example on load"
-		if t, ok := tokens[edgeRole]; ok {
-			// The page keeps the device token and drops it from the address.
-			page, hint = base+"/#token="+t, "add &id=ID to check one on load"
-		}
-		fmt.Fprintf(w, "web verifier: %s\n", page)
-		fmt.Fprintf(w, "  (%s; it answers offline in the browser; %s)\n\n", webNote, hint)
+		// The page keeps the device token and drops it from the address.
+		fmt.Fprintf(w, "web verifier: %s/#token=%s\n", base, tokens[auth.Edge])
+		fmt.Fprintf(w, "  (%s; it answers offline in the browser; add &id=ID to check one on load)\n\n", webNote)
 		codes.print(w, base, "")
 		auth := fmt.Sprintf("-H 'Authorization: Bearer %s'", tok)
 		fmt.Fprintf(w, "Try:\n")
