@@ -238,6 +238,51 @@ func TestOpenModelNoCoordinatedOmission(t *testing.T) {
 	}
 }
 
+// TestOpenModelCountsUnanswered: the server stops answering for good after
+// 50 requests. Every slot due in the window is accounted for (answered or
+// late), and the late ones, sent or not, weigh in the percentiles at their
+// lower bound instead of vanishing from them.
+func TestOpenModelCountsUnanswered(t *testing.T) {
+	_, day := testDay(t, 2000)
+	f := fakeFor(day)
+	f.delay = func(n int64) time.Duration {
+		if n > 50 {
+			return 3 * time.Second
+		}
+		return 0
+	}
+	url := f.start(t, false)
+	res, err := bench.Run(context.Background(), bench.Config{URL: url, Dial: f.dial, Connections: 4,
+		Duration: time.Second, Rate: 200, Queries: bench.Mix(day, 1000, 0.01, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Scheduled < 199 || res.Scheduled > 201 {
+		t.Errorf("%d slots due in 1 s at 200/s", res.Scheduled)
+	}
+	if res.Requests+res.Errors+res.Late != res.Scheduled || res.Requests > 50 || res.Errors != 0 {
+		t.Errorf("answered %d + failed %d + late %d; want %d slots, at most 50 answered, none failed", res.Requests, res.Errors, res.Late, res.Scheduled)
+	}
+	if n := uint64(res.Latency.TotalCount()); n != res.Requests+res.Late {
+		t.Errorf("%d latencies for %d answered and %d late", n, res.Requests, res.Late)
+	}
+	// Three quarters of the slots were due 0.25 s or more before the run
+	// ended (the window's last 0.75 s and the grace second): p50 is over
+	// 250 ms although every answer that came took microseconds.
+	if p50 := res.Quantile(50); p50 < 250 {
+		t.Errorf("p50 %.1f ms; want >= 250 (the late requests)", p50)
+	}
+	if !strings.Contains(text(res), " late ") {
+		t.Errorf("the summary does not say how many were late:\n%s", text(res))
+	}
+}
+
+func text(res *bench.Result) string {
+	var b strings.Builder
+	res.WriteText(&b)
+	return b.String()
+}
+
 func TestWrongAnswersAndModes(t *testing.T) {
 	_, day := testDay(t, 2000)
 	qs := bench.Mix(day, 2000, 0.5, 1)

@@ -27,4 +27,14 @@
 // Pipelining writes Pipeline requests back to back and then reads their
 // answers, as wrk and redis-benchmark -P do, so one goroutine wake-up
 // serves a whole pipeline.
+//
+// The open model (Config.Rate) holds a fixed rate whatever the server
+// does: one pacer goroutine releases send slots on time (nanosleep on its
+// own thread: Go's timers wake about a millisecond late on Linux, which
+// would add to every latency), a free connection takes the next slot, and
+// each latency runs from the slot's due time. Slots due in the window that
+// are not answered by the end of the run, sent or not, are counted
+// (Result.Late) and kept in the percentiles at their lower bound, so a
+// server that falls behind or stalls cannot hide its worst latencies
+// (coordinated omission). bench/rush.sh runs it at rush-hour rates.
 package bench

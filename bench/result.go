@@ -65,15 +65,30 @@ type Result struct {
 	WrongExample []string
 
 	// Latency in microseconds: from the send (closed model) or the
-	// intended send (open model) to the last byte of the answer.
+	// intended send (open model) to the last byte of the answer. In the
+	// open model it also holds the Late requests, at their lower bound.
 	Latency *hdrhistogram.Histogram
 	Series  []Sample
+
+	// The open model only. Scheduled is the number of send slots due in
+	// the window (Rate times Duration); each ends up answered (Requests),
+	// failed (Errors) or Late: not answered by the end of the run (the
+	// window plus a second's grace), whether sent or not. A Late request's
+	// latency is recorded as the time from its slot to the end of the run,
+	// a lower bound. SendLag is how long after its slot each send went out:
+	// waiting for a free connection, or the client's own delay.
+	Scheduled uint64
+	Late      uint64
+	SendLag   *hdrhistogram.Histogram
 }
 
 func (res *Result) collect(ws []*worker) {
 	res.Latency = hdrhistogram.New(1, histMax, 3)
+	res.SendLag = hdrhistogram.New(1, histMax, 3)
 	res.ErrorsByKind = map[string]uint64{}
 	for _, w := range ws {
+		res.SendLag.Merge(w.lag)
+		res.Late += w.late
 		res.Requests += w.requests.Load()
 		res.Lookups += w.lookups.Load()
 		res.Errors += w.errors.Load()
@@ -126,6 +141,13 @@ type LatencyMS struct {
 	Mean float64 `json:"mean"`
 }
 
+// LagMS summarises the open model's send lag, in milliseconds.
+type LagMS struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
 // Point is one point of the latency-by-percentile curve.
 type Point struct {
 	Percentile float64 `json:"percentile"`
@@ -154,6 +176,9 @@ type Report struct {
 	WrongAnswers   uint64            `json:"wrong_answers"`
 	WrongExamples  []string          `json:"wrong_examples,omitempty"`
 	LatencyMS      LatencyMS         `json:"latency_ms"`
+	Scheduled      uint64            `json:"scheduled,omitempty"` // open model: slots due in the window
+	Late           uint64            `json:"late"`                // open model: due in the window, not answered by the end
+	SendLagMS      *LagMS            `json:"send_lag_ms,omitempty"`
 	Percentiles    []Point           `json:"percentiles"`
 	Series         []Sample          `json:"series"`
 }
@@ -174,6 +199,12 @@ func (res *Result) Report() Report {
 		},
 		Percentiles: res.Percentiles(),
 		Series:      res.Series,
+		Scheduled:   res.Scheduled,
+		Late:        res.Late,
+	}
+	if res.Config.Rate > 0 && res.SendLag != nil {
+		h := res.SendLag
+		r.SendLagMS = &LagMS{P50: float64(h.ValueAtQuantile(50)) / 1000, P99: float64(h.ValueAtQuantile(99)) / 1000, Max: float64(h.Max()) / 1000}
 	}
 	if r.Series == nil {
 		r.Series = []Sample{}
@@ -241,6 +272,11 @@ func (res *Result) WriteText(w io.Writer) {
 	for _, e := range res.WrongExample {
 		fmt.Fprintf(w, "    %s\n", e)
 	}
-	l := res.Report().LatencyMS
+	rep := res.Report()
+	if lag := rep.SendLagMS; lag != nil {
+		fmt.Fprintf(w, "  schedule  %12d due  %12d late  (%.1f%% of the rate held)  send lag p50 %.3f ms  p99 %.3f ms  max %.3f ms\n",
+			res.Scheduled, res.Late, 100*res.RequestsPerSec()/c.Rate, lag.P50, lag.P99, lag.Max)
+	}
+	l := rep.LatencyMS
 	fmt.Fprintf(w, "  latency   p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n", l.P50, l.P90, l.P99, l.P999, l.Max)
 }

@@ -91,6 +91,8 @@ type worker struct {
 	requests, lookups, errors, wrong atomic.Uint64
 
 	hist     *hdrhistogram.Histogram
+	lag      *hdrhistogram.Histogram // open model: send time minus due time
+	late     uint64                  // open model: sent in time, cut unanswered at the end
 	errKinds map[string]uint64
 	wrongEx  []string
 
@@ -124,15 +126,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	begin := time.Now()
 	r := &run{cfg: cfg, reqs: reqs, addr: addr, dial: dial,
-		begin: begin, start: begin.Add(cfg.Warmup)}
+		begin: begin, start: begin.Add(cfg.Warmup), quit: make(chan struct{})}
 	r.end = r.start.Add(cfg.Duration)
 	if cfg.Rate > 0 {
-		r.interval = float64(time.Second) / cfg.Rate
+		r.pace = newPacer(begin, r.end, cfg.Rate, r.quit)
+		go r.pace.run()
 	}
 	r.workers = make([]*worker, cfg.Connections)
 	var wg sync.WaitGroup
 	for i := range r.workers {
-		w := &worker{hist: hdrhistogram.New(1, histMax, 3), errKinds: map[string]uint64{}}
+		w := &worker{hist: hdrhistogram.New(1, histMax, 3), lag: hdrhistogram.New(1, histMax, 3), errKinds: map[string]uint64{}}
 		r.workers[i] = w
 		wg.Add(1)
 		go func() {
@@ -147,12 +150,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.HitRatio = hitRatio(cfg.Queries)
 	r.sample(ctx, res, done)
 
-	// Let requests in flight finish (they are not counted: they end after
-	// the window), then cut connections that still hang.
+	// Let requests in flight finish (answers that come now still count in
+	// the open model: their slots were due in the window), then cut
+	// connections that still hang.
 	select {
 	case <-done:
 	case <-time.After(time.Second):
-		r.stop.Store(true)
+		r.halt()
 		for _, w := range r.workers {
 			w.mu.Lock()
 			if w.conn != nil {
@@ -162,7 +166,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		<-done
 	}
+	r.halt()
 	res.collect(r.workers)
+	if r.pace != nil {
+		r.unsent(res)
+	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -250,24 +258,28 @@ type run struct {
 	addr     string
 	dial     func(string) (net.Conn, error)
 	workers  []*worker
-	interval float64 // open model: nanoseconds between intended sends
-	slot     atomic.Int64
+	pace     *pacer // open model; nil in the closed model
 	stop     atomic.Bool
+	quit     chan struct{} // closed with stop set
+	haltOnce sync.Once
 
 	begin, start, end time.Time // load starts, measuring starts, measuring ends
 }
 
 // loop is one connection: write Pipeline requests, read their answers,
-// check them, record; redial after a failure. It allocates nothing per
-// request once its buffers have grown (TestLoopAllocs).
+// check them, record; redial after a failure. In the open model it first
+// takes Pipeline slots from the pacer, and each latency runs from its
+// slot's due time. It allocates nothing per request once its buffers have
+// grown (TestLoopAllocs).
 func (r *run) loop(w *worker, next int) {
-	depth := r.cfg.Pipeline
 	var (
 		br       *bufio.Reader
 		bw       *bufio.Writer
 		resp     fasthttp.Response
 		lastDead time.Time
-		intended = make([]time.Time, depth)
+		// due is when each request of the pipeline was due: its slot's
+		// time (open model) or its send (closed model).
+		due = make([]time.Time, r.cfg.Pipeline)
 	)
 	// The answer body stays with this connection's Response: returned to
 	// fasthttp's pool it would be dropped (and reallocated) once the pool
@@ -301,25 +313,25 @@ func (r *run) loop(w *worker, next int) {
 			lastDead = time.Time{}
 		}
 
-		// When to send: now (closed model), or at the slots' intended
-		// times (open model), waiting for the last of them.
+		// When to send: now (closed model), or as soon as the pacer has
+		// released this round's slots (open model).
+		depth := len(due)
 		var t0 time.Time
-		if r.interval > 0 {
-			s := r.slot.Add(int64(depth)) - int64(depth)
-			for k := range intended {
-				intended[k] = r.begin.Add(time.Duration(float64(s+int64(k)) * r.interval))
-			}
-			if intended[0].After(r.end) {
+		if r.pace != nil {
+			if depth = r.pace.take(due); depth == 0 {
 				return
 			}
-			if d := time.Until(intended[depth-1]); d > 0 {
-				time.Sleep(d)
-			}
 			t0 = time.Now()
+			if r.inWindow(due[0]) {
+				w.lag.RecordValue(max(t0.Sub(due[0]).Microseconds(), 1))
+			}
 		} else {
 			t0 = time.Now()
 			if t0.After(r.end) {
 				return
+			}
+			for k := range due {
+				due[k] = t0
 			}
 		}
 		// Deadlines cost a timer update; renew them only when a quarter of
@@ -337,7 +349,7 @@ func (r *run) loop(w *worker, next int) {
 			}
 		}
 		if err := bw.Flush(); err != nil {
-			r.ioError(w, err, depth, t0)
+			r.lost(w, err, due[:depth], t0)
 			continue
 		}
 		idx := first
@@ -345,17 +357,11 @@ func (r *run) loop(w *worker, next int) {
 			err := resp.Read(br)
 			t := time.Now()
 			if err != nil {
-				r.ioError(w, err, depth-k, t)
+				r.lost(w, err, due[k:depth], t)
 				break
 			}
-			if t.Before(r.start) || t.After(r.end) {
-				// warmup, or after the window: not counted
-			} else {
-				from := t0
-				if r.interval > 0 {
-					from = intended[k]
-				}
-				us := t.Sub(from).Microseconds()
+			if r.counts(due[k], t) {
+				us := t.Sub(due[k]).Microseconds()
 				if w.hist.RecordValue(max(us, 1)) != nil {
 					w.hist.RecordValue(histMax)
 				}
@@ -367,8 +373,8 @@ func (r *run) loop(w *worker, next int) {
 			if resp.ConnectionClose() {
 				// The server closes after this answer: answers to the
 				// rest of the pipeline will not come.
-				if rest := depth - k - 1; rest > 0 {
-					r.ioError(w, io.ErrUnexpectedEOF, rest, t)
+				if k+1 < depth {
+					r.lost(w, io.ErrUnexpectedEOF, due[k+1:depth], t)
 				} else {
 					w.closeConn()
 				}
@@ -378,10 +384,36 @@ func (r *run) loop(w *worker, next int) {
 	}
 }
 
-// ioError counts n requests lost with the connection, and drops it.
-func (r *run) ioError(w *worker, err error, n int, t time.Time) {
+// inWindow reports whether t lies in the measured window.
+func (r *run) inWindow(t time.Time) bool { return !t.Before(r.start) && !t.After(r.end) }
+
+// counts reports whether a request due at due and finished at t is
+// measured: in the open model, every request whose slot was due in the
+// window, whenever it ends (each slot is answered, failed or late); in the
+// closed model, the requests that end in the window.
+func (r *run) counts(due, t time.Time) bool {
+	if r.pace != nil {
+		return r.inWindow(due)
+	}
+	return r.inWindow(t)
+}
+
+// lost counts the requests due at due that were lost with the connection at
+// t, and drops it. Cut by the end of the run, they are not failures: in
+// the open model they are late, at least t minus their due time.
+func (r *run) lost(w *worker, err error, due []time.Time, t time.Time) {
 	w.closeConn()
-	if r.stop.Load() || t.Before(r.start) || t.After(r.end) {
+	n := 0
+	for _, d := range due {
+		if r.counts(d, t) {
+			n++
+			if r.stop.Load() && r.pace != nil {
+				w.late++
+				recordClamped(w.hist, t.Sub(d))
+			}
+		}
+	}
+	if n == 0 || r.stop.Load() {
 		return
 	}
 	kind := "io"
@@ -392,6 +424,50 @@ func (r *run) ioError(w *worker, err error, n int, t time.Time) {
 		kind = "closed"
 	}
 	w.fail(kind, n)
+}
+
+// halt stops the workers and the pacer (once).
+func (r *run) halt() {
+	r.haltOnce.Do(func() {
+		r.stop.Store(true)
+		close(r.quit)
+	})
+}
+
+// unsent counts the open model's slots due in the window that no
+// connection sent: released but not taken, or never released because the
+// connections were all busy. Each is late by at least the time from its
+// slot to now, and goes into the percentiles with that latency: leaving
+// them out is exactly the coordinated omission the open model is for.
+func (r *run) unsent(res *Result) {
+	<-r.pace.done
+	now := time.Now()
+	first := int64(float64(r.start.Sub(r.begin)) / r.pace.interval)
+	for first > 0 && !r.pace.at(first-1).Before(r.start) {
+		first--
+	}
+	for r.pace.at(first).Before(r.start) {
+		first++
+	}
+	res.Scheduled = uint64(max(r.pace.last-first+1, 0))
+	add := func(s int64) {
+		if d := r.pace.at(s); r.inWindow(d) {
+			res.Late++
+			recordClamped(res.Latency, now.Sub(d))
+		}
+	}
+	for s := range r.pace.slots {
+		add(s)
+	}
+	for s := r.pace.next; s <= r.pace.last; s++ {
+		add(s)
+	}
+}
+
+func recordClamped(h *hdrhistogram.Histogram, d time.Duration) {
+	if h.RecordValue(max(d.Microseconds(), 1)) != nil {
+		h.RecordValue(histMax)
+	}
 }
 
 func (w *worker) fail(kind string, n int) {
@@ -521,7 +597,7 @@ func (r *run) sample(ctx context.Context, res *Result, done <-chan struct{}) {
 		var now time.Time
 		select {
 		case <-ctx.Done():
-			r.stop.Store(true)
+			r.halt()
 			return
 		case <-done:
 			return

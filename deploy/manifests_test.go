@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -68,7 +69,7 @@ func load(t *testing.T) map[string]object {
 func TestManifests(t *testing.T) {
 	objs := load(t)
 	for _, want := range []string{"StatefulSet/hcx-publisher", "Service/hcx-publisher", "Deployment/hcx", "Service/hcx",
-		"HorizontalPodAutoscaler/hcx", "Ingress/hcx", "ConfigMap/hcx-regions"} {
+		"HorizontalPodAutoscaler/hcx", "Ingress/hcx", "Ingress/hcx-lookups", "ConfigMap/hcx-regions"} {
 		if objs[want] == nil {
 			t.Errorf("missing %s", want)
 		}
@@ -120,7 +121,80 @@ func TestManifests(t *testing.T) {
 	if get(objs["HorizontalPodAutoscaler/hcx"], "spec", "scaleTargetRef", "name") != "hcx" {
 		t.Error("the autoscaler must target the replicas")
 	}
-	if get(objs["Ingress/hcx"], "spec", "tls", 0, "secretName") == nil {
-		t.Error("the ingress must terminate TLS")
+	for _, name := range []string{"Ingress/hcx", "Ingress/hcx-lookups"} {
+		if get(objs[name], "spec", "tls", 0, "secretName") == nil {
+			t.Errorf("%s must terminate TLS", name)
+		}
+	}
+}
+
+// TestIngressLogsNoIDs: every route that carries a resident ID in its URL
+// (the paths with an {id} in docs/openapi.yaml, and the page, which an old
+// link may open with ?id=) goes through an Ingress whose access log is
+// off, by the ingress's longest-match rule across both objects; uploads go
+// to the publisher.
+func TestIngressLogsNoIDs(t *testing.T) {
+	objs := load(t)
+	type route struct {
+		ingress, path, typ, service string
+		quiet                       bool
+	}
+	var routes []route
+	for _, name := range []string{"Ingress/hcx", "Ingress/hcx-lookups"} {
+		o := objs[name]
+		quiet := get(o, "metadata", "annotations", "nginx.ingress.kubernetes.io/enable-access-log") == "false"
+		paths, _ := get(o, "spec", "rules", 0, "http", "paths").([]any)
+		for _, p := range paths {
+			path, _ := get(p, "path").(string)
+			typ, _ := get(p, "pathType").(string)
+			svc, _ := get(p, "backend", "service", "name").(string)
+			routes = append(routes, route{name, path, typ, svc, quiet})
+		}
+	}
+	// match is Kubernetes' rule: Exact is the whole path; Prefix matches
+	// element by element; the longest match wins.
+	match := func(urlPath string) (best route, ok bool) {
+		for _, r := range routes {
+			hit := r.typ == "Exact" && urlPath == r.path ||
+				r.typ == "Prefix" && (r.path == "/" || urlPath == strings.TrimSuffix(r.path, "/") || strings.HasPrefix(urlPath, strings.TrimSuffix(r.path, "/")+"/"))
+			if hit && (!ok || len(r.path) > len(best.path) || len(r.path) == len(best.path) && r.typ == "Exact") {
+				best, ok = r, true
+			}
+		}
+		return best, ok
+	}
+	b, err := os.ReadFile(filepath.Join("..", "docs", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	withID := []string{"/"}
+	for p := range doc.Paths {
+		if strings.Contains(p, "{id}") {
+			withID = append(withID, p)
+		}
+	}
+	if len(withID) < 3 {
+		t.Fatalf("openapi.yaml has %d paths with an {id}; want the lookups", len(withID)-1)
+	}
+	sample := strings.NewReplacer("{id}", "11010519491231002X", "{region}", "sh")
+	for _, p := range withID {
+		r, ok := match(sample.Replace(p))
+		if !ok || !r.quiet || r.service != "hcx" {
+			t.Errorf("%s goes to %+v: it must reach the replicas through an Ingress with its access log off", p, r)
+		}
+	}
+	if r, _ := match("/v1/uploads/sh/2026-11-27"); r.service != "hcx-publisher" {
+		t.Errorf("uploads go to %+v, not the publisher", r)
+	}
+	for _, p := range []string{"/v1/snapshot", "/v1/edge/filter", "/metrics", "/v1/status"} {
+		if r, ok := match(p); !ok || r.service != "hcx" {
+			t.Errorf("%s goes to %+v, not the replicas", p, r)
+		}
 	}
 }

@@ -28,12 +28,15 @@
 //
 // # Performance
 //
-// Lookup, LookupBytes, LookupRegion and LookupBatch do not allocate. A lookup
+// Lookup, LookupBytes, LookupRegion, LookupBatch and Screen do not allocate. A lookup
 // validates the ID (eight digits per step), computes a SipHash-2-4
 // specialised to 17 bytes, tests a cache-line-blocked bloom filter (one
 // cache miss; 99% of the IDs a gate sees are not listed), and only then
-// reads the radix table and the sorted pseudonyms. BENCHMARKS.md has the
-// figures; lookup_timing_test.go the benchmarks.
+// reads the radix table and the sorted pseudonyms. LookupBatch and Screen
+// (a screening batch that keeps only the answers that are not green) hash a
+// group of IDs before probing, so that the group's cache misses overlap
+// (batch.go). BENCHMARKS.md has the figures; lookup_timing_test.go and
+// batch_timing_test.go the benchmarks.
 //
 // Memory is about 13.5 bytes per listed person: 8 for the pseudonym, 2 for
 // the since date, about 1 for the radix table, 1.2 for the bloom filter and

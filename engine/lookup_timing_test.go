@@ -148,32 +148,3 @@ func BenchmarkBaselineMapLookup(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkLookupBatch: 1,000 IDs at a time through LookupBatch, against
-// BenchmarkLookup's one at a time; ns/op is per ID.
-func BenchmarkLookupBatch(b *testing.B) {
-	for _, n := range benchSizes(b) {
-		b.Run(sizeName(n), func(b *testing.B) {
-			set := getBenchSet(b, n, false, Options{})
-			const size = 1000
-			out := make([]Result, size)
-			b.ReportAllocs()
-			b.ResetTimer()
-			hits := 0
-			for i := 0; b.Loop(); i++ {
-				if i%size == 0 {
-					at := i % (benchPool - size)
-					for _, r := range set.snap.LookupBatch(set.pool[at:at+size], out) {
-						if r.Status > Green {
-							hits++
-						}
-					}
-				}
-			}
-			if hits == 0 {
-				b.Fatal("no hits")
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
-		})
-	}
-}

@@ -156,27 +156,6 @@ func (s *Snapshot) LookupRegion(i int, id string) Result { return lookupRegion(s
 // LookupRegionBytes is LookupRegion for a byte slice.
 func (s *Snapshot) LookupRegionBytes(i int, b []byte) Result { return lookupRegion(s, i, b) }
 
-// LookupBatch answers ids into out[:len(ids)] (out must be at least as long)
-// and returns that slice. It does not allocate.
-func (s *Snapshot) LookupBatch(ids []string, out []Result) []Result { return lookupBatch(s, ids, out) }
-
-// LookupBatchBytes is LookupBatch for byte slices (a request body's lines).
-func (s *Snapshot) LookupBatchBytes(ids [][]byte, out []Result) []Result {
-	return lookupBatch(s, ids, out)
-}
-
-// lookupBatch is a plain loop: hashing sixteen IDs before testing their
-// bloom blocks, so that the misses overlap, measured no faster here
-// (BenchmarkLookupBatch vs BenchmarkLookup): out-of-order execution already
-// overlaps consecutive lookups.
-func lookupBatch[T string | []byte](s *Snapshot, ids []T, out []Result) []Result {
-	out = out[:len(ids)]
-	for i, id := range ids {
-		out[i] = lookup(s, id)
-	}
-	return out
-}
-
 // LookupID answers for an ID already validated (a health code's holder).
 // It does not allocate.
 func (s *Snapshot) LookupID(id ID) Result { return s.lookupPseudonym(uint64(s.key.Of(id))) }

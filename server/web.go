@@ -11,12 +11,16 @@ import (
 	"sync"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/yrd-hcx/hcx/internal/webpage"
 )
 
-// The web verifier (docs/edge-verifier.md) is embedded from webdist: `make wasm`
-// builds hcx.wasm and the page into dist/web and copies them there, and
-// `make build` embeds them. Only placeholder.html is committed, so a plain
-// `go build` works and serves a page saying the verifier is not built.
+// The web verifier (docs/edge-verifier.md) is embedded from webdist: `make
+// wasm` builds it into dist/web and copies it there, and `make build` embeds
+// it. Only placeholder.html is committed, so a plain `go build` works and
+// serves a page saying the verifier is not built; `hcx demo` then builds the
+// verifier itself and serves it through Config.Web. Which files make up the
+// verifier, and their types, is internal/webpage's one list.
 //
 // The router sends only "/" here, so the page's other files are served as
 // "/?asset=NAME"; the page learns that, and the pinned public key, from the
@@ -36,7 +40,7 @@ var embedded = func() fs.FS {
 }()
 
 const (
-	webIndex       = "index.html"
+	webIndex       = webpage.Index
 	webPlaceholder = "placeholder.html"
 	// configMarker is the page's empty configuration, replaced when served.
 	configMarker = `<script id="hcx-config" type="application/json">null</script>`
@@ -46,14 +50,6 @@ const (
 	webCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; " +
 		"connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-// webAssets are the files served as /?asset=NAME, with their types.
-var webAssets = map[string]string{
-	"app.js":       "text/javascript; charset=utf-8",
-	"wasm_exec.js": "text/javascript; charset=utf-8",
-	"hcx.wasm":     "application/wasm",
-	"hcx.d.ts":     "text/plain; charset=utf-8",
-}
 
 // webAsset is a file ready to serve, gzipped once.
 type webAsset struct {
@@ -89,7 +85,7 @@ func (s *Server) loadAsset(name string) (*webAsset, error) {
 func (s *Server) webPage(ctx *fasthttp.RequestCtx, _ []byte) {
 	h := &ctx.Response.Header
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer") // the page's URL may carry ?id=
+	h.Set("Referrer-Policy", "no-referrer") // an old link may still carry ?id=
 	h.Set(fasthttp.HeaderCacheControl, "no-cache")
 	if name := ctx.QueryArgs().Peek("asset"); len(name) > 0 {
 		s.webAsset(ctx, path.Base(string(name)))
@@ -117,8 +113,8 @@ func (s *Server) webPage(ctx *fasthttp.RequestCtx, _ []byte) {
 }
 
 func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
-	ctype, ok := webAssets[name]
-	if !ok {
+	f, ok := webpage.Lookup(name)
+	if !ok || name == webIndex { // the page itself only as "/", with its configuration
 		s.fail(ctx, fasthttp.StatusNotFound, "not_found", "no such asset")
 		return
 	}
@@ -134,7 +130,7 @@ func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
 		return
 	}
-	ctx.SetContentType(ctype)
+	ctx.SetContentType(f.Type)
 	if ctx.Request.Header.HasAcceptEncoding("gzip") {
 		h.Set(fasthttp.HeaderContentEncoding, "gzip")
 		s.sendImmutable(ctx, a.gz)
@@ -143,7 +139,13 @@ func (s *Server) webAsset(ctx *fasthttp.RequestCtx, name string) {
 	s.sendImmutable(ctx, a.body)
 }
 
-// WebFiles returns the web verifier's files as embedded in this build
-// (index.html, app.js, wasm_exec.js, hcx.wasm, hcx.d.ts), or only
-// placeholder.html when it was built without `make wasm`.
+// WebFiles returns the web verifier's files (webpage.Files) as embedded in
+// this build, or only placeholder.html when it was built without `make wasm`.
 func WebFiles() fs.FS { return embedded }
+
+// HasWebVerifier reports whether this build embeds the verifier, not only
+// the placeholder.
+func HasWebVerifier() bool {
+	_, err := fs.Stat(embedded, webIndex)
+	return err == nil
+}

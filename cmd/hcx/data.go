@@ -28,20 +28,29 @@ const defaultData = "./hcx-data"
 func cmdInit(_ context.Context, e *env, args []string) error {
 	fs := e.flags("init", "--data DIR [--regions sh,js,zj,ah]", "Create a data directory: a pseudonym key, an Ed25519 signing key pair and an empty tokens file (secrets mode 0600), whole or not at all (DIR must not exist yet, or be empty). Refuses to overwrite one. Prints the publisher's public key (hex) alone on stdout")
 	dir := fs.String("data", defaultData, "data directory to create")
-	regions := fs.String("regions", strings.Join(engine.DefaultRegions, ","), "region names, in order (at most 64)")
+	regions := fs.String("regions", strings.Join(engine.DefaultRegions, ","), "region names, in order (at most 64), or \"national\" for the 40 of a national deployment")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("init takes no arguments")
 	}
-	s, err := loader.Init(*dir, rolesList(*regions))
+	s, err := loader.Init(*dir, regionsFlag(*regions))
 	if err != nil {
 		return err
 	}
 	e.log.Info("data directory created", "dir", *dir, "regions", strings.Join(s.Regions, ","))
 	fmt.Fprintln(e.stdout, s.PublicHex())
 	return nil
+}
+
+// regionsFlag is a --regions flag: comma-separated names, or "national" for
+// gen.NationalRegions.
+func regionsFlag(s string) []string {
+	if s == "national" {
+		return gen.NationalRegions
+	}
+	return rolesList(s)
 }
 
 func cmdToken(_ context.Context, e *env, args []string) error {
@@ -96,7 +105,7 @@ func cmdGen(_ context.Context, e *env, args []string) error {
 	date := fs.String("date", "", "list date, YYYY-MM-DD")
 	records := fs.Int("records", 100000, "records in all regions together")
 	seed := fs.Uint64("seed", 1, "random seed")
-	regions := fs.String("regions", strings.Join(engine.DefaultRegions, ","), "region names")
+	regions := fs.String("regions", strings.Join(engine.DefaultRegions, ","), "region names, or \"national\" for the 40 of a national deployment (IDs from every province)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -105,7 +114,7 @@ func cmdGen(_ context.Context, e *env, args []string) error {
 		return usagef("gen needs --out DIR and --date YYYY-MM-DD (and --records >= 0)")
 	}
 	bar := newProgress(e.stderr, int64(*records), "generating", false)
-	paths, err := gen.Write(*out, gen.Options{Date: d, Records: *records, Seed: *seed, Regions: rolesList(*regions)},
+	paths, err := gen.Write(*out, gen.Options{Date: d, Records: *records, Seed: *seed, Regions: regionsFlag(*regions)},
 		func(done int) { bar.set(int64(done)) })
 	bar.done()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/webpage"
 	"github.com/yrd-hcx/hcx/loader"
 	"github.com/yrd-hcx/hcx/server"
 	"github.com/yrd-hcx/hcx/wasm/verifier"
@@ -94,23 +95,23 @@ func cmdEdgeExport(_ context.Context, e *env, args []string) error {
 // filter (edge.bin) and a config.json pinning the publisher's key.
 func writeWeb(dir, pubHex string, filter []byte) error {
 	files := server.WebFiles()
-	if _, err := fs.Stat(files, "index.html"); err != nil {
+	if !server.HasWebVerifier() {
 		return errors.New("this hcx was built without the web verifier (build it with make build)")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, name := range []string{"index.html", "app.js", "wasm_exec.js", "hcx.wasm", "hcx.d.ts"} {
-		b, err := fs.ReadFile(files, name)
+	for _, f := range webpage.Files {
+		b, err := fs.ReadFile(files, f.Name)
 		if err != nil {
 			return err
 		}
-		if err := loader.WriteFileAtomic(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := loader.WriteFileAtomic(filepath.Join(dir, f.Name), b, 0o644); err != nil {
 			return err
 		}
 	}
 	cfg, _ := json.MarshalIndent(map[string]string{"publicKey": pubHex, "filter": "edge.bin"}, "", "  ")
-	if err := loader.WriteFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n'), 0o644); err != nil {
+	if err := loader.WriteFileAtomic(filepath.Join(dir, webpage.StaticConfig), append(cfg, '\n'), 0o644); err != nil {
 		return err
 	}
 	return loader.WriteFileAtomic(filepath.Join(dir, "edge.bin"), filter, 0o644)

@@ -9,11 +9,12 @@ import (
 	"sync"
 )
 
-// addressCSV is the reference list of county-level address codes; README.md
-// beside it says where it comes from. Embedded so that neither the binary nor
-// the tests depend on a file outside the module.
+// addressCSV is the reference list of county-level address codes of every
+// province, and the residence-permit codes of Hong Kong, Macao and Taiwan;
+// README.md beside it says where it comes from. Embedded so that neither the
+// binary nor the tests depend on a file outside the module.
 //
-//go:embed address_codes_yrd.csv
+//go:embed address_codes_cn.csv
 var addressCSV string
 
 // code is one address code: the six ASCII digits an ID starts with.
@@ -64,4 +65,14 @@ func provinceRange(codes []code, p string) (lo, hi int) {
 		hi++
 	}
 	return lo, hi
+}
+
+// deltaCodes returns the Yangtze River Delta's codes (Shanghai, Jiangsu,
+// Zhejiang, Anhui: prefixes 31 to 34, one contiguous run), the list a day of
+// the default regions draws from.
+func deltaCodes() []code {
+	codes := addressCodes()
+	lo, _ := provinceRange(codes, "31")
+	_, hi := provinceRange(codes, "34")
+	return codes[lo:hi]
 }

@@ -4,12 +4,14 @@
 //
 // What makes a day realistic, and why each file ingests cleanly:
 //   - Every ID is a valid GB 11643 number: a real county address code from
-//     the embedded list (address_codes_yrd.csv; README.md gives its
-//     provenance), a birth date drawn from an age pyramid shaped like the
+//     the embedded list (address_codes_cn.csv; README.md gives its
+//     provenance: the delta's codes for a day of the delta's regions, the
+//     whole country's for a national day), a birth date drawn from an age pyramid shaped like the
 //     2020 census (ages 0 to 100, nobody born after the list date), a
 //     sequence number of either sex and the check character.
 //   - A region lists mostly residents of its province (sh 31, js 32, zj 33,
-//     ah 34) and 13% to 15% travellers from elsewhere; regions share the
+//     ah 34, and the other provinces of NationalRegions) and 13% to 15%
+//     travellers from elsewhere; regions share the
 //     records by population. About 5% of the people are listed by a second
 //     region as well (a traveller by their home region), with the same
 //     colour 70% of the time. So distinct people are about 95% of the
@@ -42,9 +44,10 @@
 //
 // # Performance
 //
-// Write streams: memory is bounded (an 11 MB table of used IDs, three 64 KiB
-// buffers per region) whatever Records is; 10 million records run in under
-// 20 MB of RSS. On the 2-core development machine one goroutine generates
+// Write streams: memory is bounded (a table of used IDs, a byte per address
+// code and birth date: 11 MB for the delta, 105 MB for the whole country;
+// three 64 KiB buffers per region) whatever Records is: 10 million records
+// of the delta run in under 20 MB of RSS. On the 2-core development machine one goroutine generates
 // about 4 million rows a second (BenchmarkGenerate) and gzip BestSpeed
 // compresses about 2.7 million a second per core (BenchmarkGzipLevel), one
 // goroutine per region, so Write makes about 2.5 million records a second:

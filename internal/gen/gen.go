@@ -30,9 +30,12 @@ type Options struct {
 	// Seed selects the data set: the same Options give byte-identical files.
 	Seed uint64
 	// Regions are the list publishers, in file order; nil means
-	// engine.DefaultRegions. sh, js, zj and ah list mostly residents of
-	// their province; any other valid region name lists people from
-	// anywhere in the embedded code list.
+	// engine.DefaultRegions, NationalRegions is a national day. A
+	// province's region (sh, js, zj, ah and the others of NationalRegions)
+	// lists mostly residents of its province; any other valid region name
+	// lists people from anywhere. IDs come from the Yangtze River Delta's
+	// address codes unless a region is a province outside it: then from the
+	// whole country's.
 	Regions []string
 }
 
@@ -60,23 +63,56 @@ const (
 	recentDays           = 14
 )
 
-// provinces maps the default regions to the first two digits of their
-// residents' address codes, with their populations (2020 census, in units of
-// 10,000) as the regions' share of the records: Jiangsu lists more people
-// than Shanghai.
+// provinces maps the regions hcx knows to the first two digits of their
+// residents' address codes (GB/T 2260), with their populations (2020
+// census, in units of 10,000) as the regions' share of the records: Jiangsu
+// lists more people than Shanghai. The names are the ISO 3166-2:CN
+// subdivision codes, lowercased (sh, js, zj and ah are the default
+// regions). Hong Kong, Macao and Taiwan stand for the residence-permit
+// holders from there (address codes 810000, 820000, 830000), weighted by the
+// residents of each that the census counted on the mainland.
 var provinces = map[string]struct {
 	prefix string
 	weight uint64
 }{
-	"sh": {"31", 2487},
-	"js": {"32", 8475},
-	"zj": {"33", 6457},
-	"ah": {"34", 6103},
+	"bj": {"11", 2189}, "tj": {"12", 1387}, "he": {"13", 7461}, "sx": {"14", 3492}, "nm": {"15", 2405},
+	"ln": {"21", 4259}, "jl": {"22", 2407}, "hl": {"23", 3185},
+	"sh": {"31", 2487}, "js": {"32", 8475}, "zj": {"33", 6457}, "ah": {"34", 6103}, "fj": {"35", 4154}, "jx": {"36", 4519}, "sd": {"37", 10153},
+	"ha": {"41", 9937}, "hb": {"42", 5775}, "hn": {"43", 6644}, "gd": {"44", 12601}, "gx": {"45", 5013}, "hi": {"46", 1008},
+	"cq": {"50", 3205}, "sc": {"51", 8367}, "gz": {"52", 3856}, "yn": {"53", 4721}, "xz": {"54", 365},
+	"sn": {"61", 3953}, "gs": {"62", 2502}, "qh": {"63", 592}, "nx": {"64", 720}, "xj": {"65", 2585},
+	"hk": {"81", 37}, "mo": {"82", 6}, "tw": {"83", 16},
+}
+
+// NationalRegions is a national deployment's 40 list publishers: the 34
+// provincial-level regions of provinces, and six national channels that
+// list people from anywhere (labels for the benchmark, in the roles that
+// checked codes in 2020: the national government service platform, the
+// railways, civil aviation, customs, the telecom itinerary card and ports).
+// A day of these regions draws its IDs from every province's codes.
+var NationalRegions = []string{
+	"bj", "tj", "he", "sx", "nm", "ln", "jl", "hl", "sh", "js", "zj", "ah", "fj", "jx", "sd", "ha", "hb",
+	"hn", "gd", "gx", "hi", "cq", "sc", "gz", "yn", "xz", "sn", "gs", "qh", "nx", "xj", "hk", "mo", "tw",
+	"gw", "tl", "mh", "hg", "xc", "gk",
 }
 
 // otherWeight is the share of a region hcx has no province for: an average
 // Yangtze River Delta province.
 const otherWeight = 5881
+
+// deltaOnly reports whether a day of these regions draws from the delta's
+// codes alone: when no region is a province outside the delta. So the
+// default regions' days stay what they were before the national list
+// (TestDeltaDayUnchanged), and a day with any other province's list draws
+// from the whole country.
+func deltaOnly(regions []string) bool {
+	for _, name := range regions {
+		if p, ok := provinces[name]; ok && (p.prefix < "31" || p.prefix > "34") {
+			return false
+		}
+	}
+	return true
+}
 
 // pyramid is the age structure of the listed people, in 0.01% of the
 // population per five-year age group from 0-4 up, then 100 alone:
@@ -331,6 +367,9 @@ func newGenerator(opts Options) (*generator, error) {
 		regions: slices.Clone(opts.Regions),
 		codes:   addressCodes(),
 		rng:     newRNG(opts.Seed),
+	}
+	if deltaOnly(g.regions) {
+		g.codes = deltaCodes()
 	}
 	g.seqSalt = g.rng.next()
 	g.home = make([]int, len(g.codes))

@@ -3,7 +3,9 @@ package gen
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -27,15 +29,24 @@ func day(t testing.TB, s string) engine.Day {
 
 func TestAddressCodes(t *testing.T) {
 	codes := addressCodes()
-	if len(codes) != 305 {
-		t.Fatalf("%d codes, want 305", len(codes))
+	if len(codes) != 2857 {
+		t.Fatalf("%d codes, want 2857", len(codes))
 	}
-	want := map[string]int{"31": 16, "32": 95, "33": 90, "34": 104}
-	for p, n := range want {
-		lo, hi := provinceRange(codes, p)
-		if hi-lo != n {
-			t.Errorf("province %s: %d codes, want %d", p, hi-lo, n)
+	// Every province of the national regions has codes, the delta's as
+	// many as before the national list.
+	want := map[string]int{"31": 16, "32": 95, "33": 90, "34": 104, "44": 124, "81": 1, "82": 1, "83": 1}
+	for _, name := range NationalRegions {
+		p, ok := provinces[name]
+		if !ok {
+			continue
 		}
+		lo, hi := provinceRange(codes, p.prefix)
+		if n, ok := want[p.prefix]; ok && hi-lo != n || hi == lo {
+			t.Errorf("province %s (%s): %d codes", p.prefix, name, hi-lo)
+		}
+	}
+	if d := deltaCodes(); len(d) != 305 || string(d[0][:]) != "310101" || string(d[len(d)-1][:2]) != "34" {
+		t.Errorf("delta codes: %d from %s to %s, want 305 from 310101 to 34xxxx", len(d), d[0][:], d[len(d)-1][:])
 	}
 	for _, c := range codes {
 		if c[4] == '7' {
@@ -47,6 +58,73 @@ func TestAddressCodes(t *testing.T) {
 	}
 	if _, err := parseCodes("code,name\n310101,x\n"); err == nil {
 		t.Error("bad header accepted")
+	}
+}
+
+// TestDeltaDayUnchanged: a day of the delta's regions (and of regions with
+// no province) is byte for byte what it was when the embedded list held the
+// delta's codes alone, so seeds keep their data sets.
+func TestDeltaDayUnchanged(t *testing.T) {
+	t.Parallel()
+	paths, err := Write(t.TempDir(), Options{Date: day(t, "2026-11-26"), Records: 20000, Seed: 9, Regions: []string{"sh", "js", "zj", "ah", "x1"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(b)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != "3f2b01e327c693df3d73fede4576e421ead1e19834a960c89c6b81043ab03e02" {
+		t.Errorf("files hash to %s: the delta's day changed", got)
+	}
+}
+
+// TestWriteNational: a day of the 40 national regions draws from every
+// province, each province's list mostly from its own residents, and the
+// lists are as long as the populations say.
+func TestWriteNational(t *testing.T) {
+	t.Parallel()
+	const records = 200_000
+	date := day(t, "2026-11-26")
+	paths, err := Write(t.TempDir(), Options{Date: date, Records: records, Seed: 3, Regions: NationalRegions}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 40 || len(NationalRegions) != 40 {
+		t.Fatalf("%d files for %d regions, want 40", len(paths), len(NationalRegions))
+	}
+	lists := readDay(t, paths, date)
+	total := 0
+	prefixes := map[string]int{}
+	size := map[string]int{}
+	for r, list := range lists {
+		name := NationalRegions[r]
+		total += len(list)
+		size[name] = len(list)
+		residents := 0
+		for _, l := range list {
+			prefixes[l.id[:2]]++
+			if p, ok := provinces[name]; ok && strings.HasPrefix(l.id, p.prefix) {
+				residents++
+			}
+		}
+		if p, ok := provinces[name]; ok && len(list) >= 1000 {
+			between(t, "residents in "+name+" ("+p.prefix+")", float64(residents)/float64(len(list)), 0.83, 0.91)
+		}
+	}
+	if total != records {
+		t.Errorf("%d rows, want %d", total, records)
+	}
+	if len(prefixes) != 34 {
+		t.Errorf("IDs from %d province prefixes, want all 34: %v", len(prefixes), prefixes)
+	}
+	if !(size["gd"] > size["sd"] && size["sd"] > size["js"] && size["js"] > size["sh"] && size["sh"] > size["xz"] && size["xz"] > size["hk"]) {
+		t.Errorf("list lengths gd %d sd %d js %d sh %d xz %d hk %d: want them in the order of the populations",
+			size["gd"], size["sd"], size["js"], size["sh"], size["xz"], size["hk"])
 	}
 }
 
