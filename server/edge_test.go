@@ -273,7 +273,7 @@ type pageResult struct {
 }
 
 // TestBrowser: the web verifier in real headless Chromium against the
-// server on loopback. /?id= answers a red, a yellow, a green and an
+// server on loopback. /#id= answers a red, a yellow, a green and an
 // invalid ID in #result; then, with the server stopped, the loaded page
 // still answers.
 func TestBrowser(t *testing.T) {
@@ -305,7 +305,7 @@ func TestBrowser(t *testing.T) {
 	} {
 		tab, closeTab := chromedp.NewContext(ctx)
 		defer closeTab()
-		if err := chromedp.Do(tab, chromedp.Navigate(e.base+"/?id="+c.id)); err != nil {
+		if err := chromedp.Do(tab, chromedp.Navigate(e.base+"/#id="+c.id)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := chromedp.Run(tab, chromedp.Evaluate[pageResult](pageAnswer, chromedp.EvalAwaitPromise))
