@@ -16,13 +16,14 @@ func IsCode(line []byte) bool {
 // filter's trust list, then the holder against its filters) and appends
 // the answer object docs/health-codes.md gives, without a newline:
 //
-//	{"valid":true,"pass":true,"id":"3101**********123X","region":"sh","codeStatus":"green","status":"green","probable":false,"since":null,"sources":[],"issued":"2026-11-27T08:00:00+08:00","expires":"2026-11-28T08:00:00+08:00","stale":[]}
+//	{"valid":true,"pass":true,"id":"3101**********123X","region":"sh","codeStatus":"green","status":"green","probable":false,"since":null,"sources":[],"issued":"2026-11-27T08:00:00+08:00","expires":"2026-11-28T08:00:00+08:00","asOf":"2026-11-27","stale":[]}
 //	{"valid":false,"pass":false,"error":"signature"}
 //
 // status is the holder's merged status now, from the filters (probable on
 // a hit, stale once the filter is past its deadline); pass is true only for
 // a valid green code whose holder no region's filter lists. since is null:
-// a filter does not carry it. Times are in the publisher's zone. Only the
+// a filter does not carry it. asOf is the newest list date in the filter,
+// as online. Times are in the publisher's zone. Only the
 // masked ID is written; the code is not.
 func AppendCodeAnswer(dst []byte, f *engine.EdgeFilter, text []byte, now time.Time) []byte {
 	c := engine.VerifyCode(text, f.TrustList(), now)
@@ -56,9 +57,27 @@ func AppendCodeAnswer(dst []byte, f *engine.EdgeFilter, text []byte, now time.Ti
 	dst = c.Issued.In(loc).AppendFormat(dst, time.RFC3339)
 	dst = append(dst, `","expires":"`...)
 	dst = c.Expires.In(loc).AppendFormat(dst, time.RFC3339)
-	dst = append(dst, '"')
+	dst = append(dst, `","asOf":`...)
+	dst = appendAsOf(dst, f)
 	dst = appendStale(dst, f, r)
 	return append(dst, '}')
+}
+
+// appendAsOf appends the newest list date the filter holds, as the online
+// answer's asOf: "YYYY-MM-DD", or null when no region has a list.
+func appendAsOf(dst []byte, f *engine.EdgeFilter) []byte {
+	newest := engine.NoDay
+	for _, reg := range f.Regions() {
+		if reg.ListDate != engine.NoDay && (newest == engine.NoDay || reg.ListDate > newest) {
+			newest = reg.ListDate
+		}
+	}
+	if newest == engine.NoDay {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = newest.AppendFormat(dst)
+	return append(dst, '"')
 }
 
 func appendBool(dst []byte, b bool) []byte {

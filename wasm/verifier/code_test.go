@@ -82,6 +82,7 @@ type codeAnswer struct {
 	} `json:"sources"`
 	Issued  string   `json:"issued"`
 	Expires string   `json:"expires"`
+	AsOf    string   `json:"asOf"`
 	Stale   []string `json:"stale"`
 	Error   string   `json:"error"`
 }
@@ -131,7 +132,8 @@ func TestCodeAnswers(t *testing.T) {
 			continue
 		}
 		if a.Status != c.status || a.CodeStatus != c.codeStatus || a.Probable != c.probable || a.Region != "sh" ||
-			a.ID == "" || strings.Contains(a.ID, ids[0][4:14]) || string(a.Since) != "null" || a.Stale == nil || a.Sources == nil {
+			a.ID == "" || strings.Contains(a.ID, ids[0][4:14]) || string(a.Since) != "null" || a.Stale == nil || a.Sources == nil ||
+			a.AsOf != engine.DefaultCalendar.Today().String() {
 			t.Errorf("%s: %s", c.name, line)
 		}
 		if is, err := time.Parse(time.RFC3339, a.Issued); err != nil || !is.Equal(day.Truncate(time.Second)) || !strings.HasSuffix(a.Issued, "+08:00") {

@@ -55,6 +55,8 @@ export type CodeAnswer =
       /** RFC 3339, in the publisher's zone. */
       issued: string;
       expires: string;
+      /** The newest list date in the filter (YYYY-MM-DD), null when it has none. */
+      asOf: string | null;
       stale: string[];
     }
   | {
