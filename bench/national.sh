@@ -17,9 +17,9 @@
 # Environment: RECORDS (100000000), WORK (a directory for the data,
 # removed at the end unless KEEP=1; default a new one under /tmp), OUT (where
 # the raw measurements and the summary stay; default WORK's name with
-# -report), DURATION of each throughput run (10s), NICE (-15: on a machine
-# shared with other work, the measured processes take the CPU first; 0 to
-# run as any process).
+# -report), DURATION of each throughput run (10s), NICE (-15: the measured
+# processes take the CPU before other work of the same session; with the
+# kernel's autogroups nice does little against other sessions' work).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-100000000} DURATION=${DURATION:-10s} NICE=${NICE:--15} KEEP=${KEEP:-0}
