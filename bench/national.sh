@@ -20,6 +20,9 @@
 # -report), DURATION of each throughput run (10s), NICE (-15: the measured
 # processes take the CPU before other work of the same session; with the
 # kernel's autogroups nice does little against other sessions' work).
+# The body is one compound command, read whole before it runs: editing the
+# file during a long run cannot change what runs.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-100000000} DURATION=${DURATION:-10s} NICE=${NICE:--15} KEEP=${KEEP:-0}
@@ -149,3 +152,5 @@ for name, j, what in (("single GET, 64 connections", g, "requests/s"), ("batches
     print(f"| {name} (hcx bench, closed model) | {rate:,.0f} {what}, p50 {j['latency_ms']['p50']} ms, p99 {j['latency_ms']['p99']} ms, errors {j['errors']} |")
 PY
 } | tee "$OUT/summary.md"
+exit
+}

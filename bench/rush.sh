@@ -20,6 +20,9 @@
 # autogroups (/proc/sys/kernel/sched_autogroup_enabled) nice does little
 # against other sessions' work, which shares the CPU by session), OUT (a
 # directory to keep the JSON reports in).
+# The body is one compound command, read whole before it runs: editing the
+# file during a long run cannot change what runs.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-1000000} RATES=${RATES:-"10000 20000 30000 40000 50000"} ROUNDS=${ROUNDS:-3}
@@ -108,3 +111,5 @@ for (s, r) in sorted(runs, key=lambda k: (k[1], k[0] != "hcx")):
 print()
 print(f"Medians of {len(next(iter(runs.values())))} rounds. hcx's median p99 first passes 10 ms at: " + (f"{cross:,} requests/s" if cross else "none of these rates"))
 PY
+exit
+}
