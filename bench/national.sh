@@ -51,7 +51,7 @@ timed() {
   awk -F': ' '/Maximum resident set size/{print $2}' "$W/$name.time" >"$W/$name.kb"
   awk -F': ' '/User time|System time/{s+=$2} END{print s}' "$W/$name.time" >"$W/$name.cpu"
 }
-rss() { awk '/VmRSS/{print $2*1024}' "/proc/$1/status"; }
+rss() { awk '/VmRSS/{printf "%.0f\n", $2*1024}' "/proc/$1/status"; }
 log() { echo "national: $*" >&2; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
