@@ -16,8 +16,13 @@
 # Environment: RECORDS (1000000), RATES ("10000 20000 30000 40000 50000"),
 # ROUNDS (3), DURATION (10s), WARMUP (2s), CONNS (256), PIN (1: servers on
 # CPU 0, client on CPU 1, with taskset), NICE (-15: server and client take
-# the CPU before other work at nice 0; 0 to run as any process), OUT (a
+# the CPU before other work of the same session; with the kernel's
+# autogroups (/proc/sys/kernel/sched_autogroup_enabled) nice does little
+# against other sessions' work, which shares the CPU by session), OUT (a
 # directory to keep the JSON reports in).
+# The body is one compound command, read whole before it runs: editing the
+# file during a long run cannot change what runs.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-1000000} RATES=${RATES:-"10000 20000 30000 40000 50000"} ROUNDS=${ROUNDS:-3}
@@ -106,3 +111,5 @@ for (s, r) in sorted(runs, key=lambda k: (k[1], k[0] != "hcx")):
 print()
 print(f"Medians of {len(next(iter(runs.values())))} rounds. hcx's median p99 first passes 10 ms at: " + (f"{cross:,} requests/s" if cross else "none of these rates"))
 PY
+exit
+}
