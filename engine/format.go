@@ -181,9 +181,13 @@ type OpenOptions struct {
 	PublicKey ed25519.PublicKey
 }
 
-// OpenBytes verifies and decodes a snapshot file. Corrupt, truncated or
-// hostile input returns an error (never a panic); nothing is allocated
-// beyond a small multiple of len(b). The snapshot does not retain b.
+// OpenBytes verifies a snapshot file and opens it in place: the snapshot
+// reads its lists from b itself (view.go), so b must not be modified while
+// the snapshot is in use, and it stays in memory as long as the snapshot
+// does. Beyond b, opening allocates the radix table (about 1 byte a record)
+// and the bitmaps' small container headers; on a big-endian machine, or
+// when b is not 8-byte aligned, the lists are copied instead. Corrupt,
+// truncated or hostile input returns an error (never a panic).
 func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 	if len(b) < len(snapMagic) || string(b[:len(snapMagic)]) != snapMagic {
 		return nil, formatErr(ErrBadMagic, 0, "want %q", snapMagic)
@@ -272,13 +276,13 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 	if uint64(len(secs[secKeys])) != 8*n || uint64(len(secs[secSince])) != 2*n {
 		return nil, formatErr(ErrCorrupt, 56, "%d records but sections of %d and %d bytes", n, len(secs[secKeys]), len(secs[secSince]))
 	}
-	s.keys = decodeU64s(secs[secKeys])
+	s.keys = viewU64s(secs[secKeys])
 	for i := 1; i < len(s.keys); i++ {
 		if s.keys[i] <= s.keys[i-1] {
 			return nil, formatErr(ErrCorrupt, 0, "keys not sorted at record %d", i)
 		}
 	}
-	s.since = decodeU16s(secs[secSince])
+	s.since = viewU16s(secs[secSince])
 	if err := s.decodeOverflow(secs[secOver]); err != nil {
 		return nil, err
 	}
@@ -343,8 +347,8 @@ func (s *Snapshot) decodeOverflow(d []byte) error {
 		return formatErr(ErrCorrupt, 0, "overflow section of %d bytes", len(d))
 	}
 	m := len(d) / 10
-	s.overKey = decodeU64s(d[:8*m])
-	s.overSince = decodeU16s(d[8*m:])
+	s.overKey = viewU64s(d[:8*m])
+	s.overSince = viewU16s(d[8*m:])
 	for i, k := range s.overKey {
 		if k>>6 >= uint64(len(s.keys)) || int(k&63) >= len(s.info.Regions) || i > 0 && k <= s.overKey[i-1] {
 			return formatErr(ErrCorrupt, 0, "overflow entry %d out of order or range", i)
@@ -364,8 +368,16 @@ func (s *Snapshot) decodeBitmaps(d []byte) error {
 		if l > len(d)-4 {
 			return formatErr(ErrCorrupt, 0, "bitmap %d: %d bytes, %d left", i, l, len(d)-4)
 		}
+		// FromBuffer reads the containers in place (copy-on-write views:
+		// the snapshot never writes them, and Contains, Iterator,
+		// GetCardinality and Intersects only read: TestOpenBytesConcurrent).
+		// It checks only lengths, so Validate checks the rest.
 		bm := roaring.New()
-		if err := bm.UnmarshalBinary(d[4 : 4+l]); err != nil {
+		used, err := bm.FromBuffer(d[4 : 4+l])
+		if err == nil && used != int64(l) {
+			err = fmt.Errorf("%d of its %d bytes read", used, l)
+		}
+		if err != nil {
 			return formatErr(ErrCorrupt, 0, "bitmap %d: %v", i, err)
 		}
 		if err := bm.Validate(); err != nil {
@@ -398,7 +410,7 @@ func (s *Snapshot) decodeBloom(d []byte) error {
 	if m == 0 || m%512 != 0 || k == 0 || k > maxProbes || uint64(len(d)-16) != 8*words {
 		return formatErr(ErrCorrupt, 0, "bloom: m=%d k=%d with %d bytes", m, k, len(d)-16)
 	}
-	s.setBloom(bloom.FromWithM(decodeU64s(d[16:]), uint(m), uint(k)), d[12] == 1)
+	s.setBloom(bloom.FromWithM(viewU64s(d[16:]), uint(m), uint(k)), d[12] == 1)
 	return nil
 }
 
