@@ -23,9 +23,10 @@ const (
 	snapMagic = "HCXSNAP\x00"
 	// FormatVersion is the version MarshalBinary writes; readers accept it
 	// and MinFormatVersion (FORMAT.md "Versions"). Version 2 added the
-	// regions' ingest times and the trust list.
-	FormatVersion    = 2
-	MinFormatVersion = 1
+	// regions' ingest times and the trust list; version 3 puts the bloom
+	// filter's bits on a 64-byte boundary.
+	FormatVersion    = 3
+	MinFormatVersion = 2
 	headerSize       = 64
 	sectionEntry     = 24
 	trailerSize      = 32 + ed25519.SignatureSize
@@ -106,7 +107,7 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 	}
 	secs = append(secs, section{secBitmap, bm.Bytes()}, section{secTrust, trust})
 	if s.bloom != nil {
-		d := make([]byte, 16, 16+8*len(s.bloomBits))
+		d := make([]byte, bloomHead, bloomHead+8*len(s.bloomBits))
 		binary.LittleEndian.PutUint64(d[0:], s.bloomM)
 		binary.LittleEndian.PutUint32(d[8:], uint32(s.bloomK))
 		if s.useBloom {
@@ -115,12 +116,16 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 		secs = append(secs, section{secBloom, append(d, encodeU64s(s.bloomBits)...)})
 	}
 
+	offs := make([]int, len(secs))
 	off := headerSize + sectionEntry*len(secs)
-	size := off
-	for _, sec := range secs {
-		size += pad8(len(sec.data))
+	for i, sec := range secs {
+		if sec.tag == secBloom {
+			off = bloomSectionAt(off)
+		}
+		offs[i] = off
+		off += pad8(len(sec.data))
 	}
-	size += trailerSize
+	size := off + trailerSize
 	out := make([]byte, size)
 	copy(out, snapMagic)
 	le := binary.LittleEndian
@@ -136,14 +141,29 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 		e := out[headerSize+i*sectionEntry:]
 		le.PutUint32(e[0:], sec.tag)
 		le.PutUint32(e[4:], crc32c(sec.data))
-		le.PutUint64(e[8:], uint64(off))
+		le.PutUint64(e[8:], uint64(offs[i]))
 		le.PutUint64(e[16:], uint64(len(sec.data)))
-		copy(out[off:], sec.data)
-		off += pad8(len(sec.data))
+		copy(out[offs[i]:], sec.data)
 	}
 	sum := sha256Sum(out[:off])
 	copy(out[off:], sum[:])
 	return out, nil
+}
+
+// The bloom filter's bits start on a 64-byte boundary of the file (format
+// version 3): a probe reads one 512-bit block, which is then one cache line
+// wherever the file's memory is page-aligned (os.ReadFile and io.ReadAll of
+// a large file give that), so a snapshot read in place probes as one that
+// was built does; 8-aligned, most blocks straddle two lines.
+const (
+	bloomHead  = 16 // m, k, flags before the bits
+	bloomAlign = 64
+)
+
+// bloomSectionAt is where the bloom section goes at or after off: the
+// padding before it keeps its bits on a 64-byte boundary.
+func bloomSectionAt(off int) int {
+	return (off+bloomHead+bloomAlign-1)&^(bloomAlign-1) - bloomHead
 }
 
 // WriteTo writes the unsigned encoding to w.
@@ -239,6 +259,7 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 		return nil, formatErr(ErrCorrupt, 12, "%d sections", nsec)
 	}
 	secs := map[uint32][]byte{}
+	bloomAt := 0
 	for i := range int(nsec) {
 		e := b[headerSize+i*sectionEntry:]
 		tag, crc, off, l := le.Uint32(e), le.Uint32(e[4:]), le.Uint64(e[8:]), le.Uint64(e[16:])
@@ -254,24 +275,24 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 			return nil, formatErr(ErrCorrupt, at, "section %q twice", tagName(tag))
 		}
 		secs[tag] = data
+		if tag == secBloom {
+			bloomAt = int(off)
+		}
 	}
-	required := []uint32{secMeta, secKeys, secSince, secOver, secBitmap, secTrust}
-	if version == 1 {
-		required = required[:5] // no trust list yet
+	if _, ok := secs[secBloom]; ok && version >= 3 && bloomSectionAt(bloomAt) != bloomAt {
+		return nil, formatErr(ErrCorrupt, bloomAt, "bloom bits not on a 64-byte boundary")
 	}
-	for _, tag := range required {
+	for _, tag := range []uint32{secMeta, secKeys, secSince, secOver, secBitmap, secTrust} {
 		if _, ok := secs[tag]; !ok {
 			return nil, formatErr(ErrCorrupt, headerSize, "section %q missing", tagName(tag))
 		}
 	}
-	if err := s.decodeMeta(secs[secMeta], version); err != nil {
+	if err := s.decodeMeta(secs[secMeta]); err != nil {
 		return nil, err
 	}
 	s.trust = &TrustList{}
-	if d, ok := secs[secTrust]; ok && version >= 2 {
-		if err := s.trust.UnmarshalBinary(d); err != nil {
-			return nil, err
-		}
+	if err := s.trust.UnmarshalBinary(secs[secTrust]); err != nil {
+		return nil, err
 	}
 	if uint64(len(secs[secKeys])) != 8*n || uint64(len(secs[secSince])) != 2*n {
 		return nil, formatErr(ErrCorrupt, 56, "%d records but sections of %d and %d bytes", n, len(secs[secKeys]), len(secs[secSince]))
@@ -309,12 +330,9 @@ func (s *Snapshot) encodeMeta() []byte {
 	return d
 }
 
-// decodeMeta reads the region table; version 1 has no ingest times.
-func (s *Snapshot) decodeMeta(d []byte, version uint16) error {
-	ingestSize := 8
-	if version == 1 {
-		ingestSize = 0
-	}
+// decodeMeta reads the region table.
+func (s *Snapshot) decodeMeta(d []byte) error {
+	const ingestSize = 8
 	if len(d) < 1 || d[0] == 0 || int(d[0]) > MaxRegions {
 		return formatErr(ErrCorrupt, 0, "meta: bad region count")
 	}
@@ -330,10 +348,8 @@ func (s *Snapshot) decodeMeta(d []byte, version uint16) error {
 			return formatErr(ErrCorrupt, 0, "meta: bad region name %q", name)
 		}
 		d = d[1+len(name):]
-		s.info.Regions[i] = RegionInfo{Name: name, ListDate: Day(int32(binary.LittleEndian.Uint32(d)))}
-		if ingestSize > 0 {
-			s.info.Regions[i].Ingested = timeOrZero(int64(binary.LittleEndian.Uint64(d[4:])))
-		}
+		s.info.Regions[i] = RegionInfo{Name: name, ListDate: Day(int32(binary.LittleEndian.Uint32(d))),
+			Ingested: timeOrZero(int64(binary.LittleEndian.Uint64(d[4:])))}
 		d = d[4+ingestSize:]
 	}
 	if len(d) != 0 {
@@ -402,15 +418,15 @@ func (s *Snapshot) decodeBitmaps(d []byte) error {
 }
 
 func (s *Snapshot) decodeBloom(d []byte) error {
-	if len(d) < 16 {
+	if len(d) < bloomHead {
 		return formatErr(ErrCorrupt, 0, "bloom header truncated")
 	}
 	m, k := binary.LittleEndian.Uint64(d), uint64(binary.LittleEndian.Uint32(d[8:]))
 	words := (m + 63) / 64
-	if m == 0 || m%512 != 0 || k == 0 || k > maxProbes || uint64(len(d)-16) != 8*words {
-		return formatErr(ErrCorrupt, 0, "bloom: m=%d k=%d with %d bytes", m, k, len(d)-16)
+	if m == 0 || m%512 != 0 || k == 0 || k > maxProbes || uint64(len(d)-bloomHead) != 8*words {
+		return formatErr(ErrCorrupt, 0, "bloom: m=%d k=%d with %d bytes", m, k, len(d)-bloomHead)
 	}
-	s.setBloom(bloom.FromWithM(viewU64s(d[16:]), uint(m), uint(k)), d[12] == 1)
+	s.setBloom(bloom.FromWithM(viewU64s(d[bloomHead:]), uint(m), uint(k)), d[12] == 1)
 	return nil
 }
 

@@ -43,7 +43,7 @@ func FuzzParseID(f *testing.F) {
 // whatever opens answers lookups without panicking, the same whether it was
 // read in place or, from an unaligned copy, decoded into copies.
 func FuzzOpenBytes(f *testing.F) {
-	for _, name := range []string{"snapshot-v2.bin", "snapshot-v1.bin"} {
+	for _, name := range []string{"snapshot-v3.bin", "snapshot-v2.bin"} {
 		golden, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

@@ -71,6 +71,12 @@ func TestOpenBytesInPlace(t *testing.T) {
 			t.Errorf("aligned file: %s in place %v, want %v", col, ok, littleEndian)
 		}
 	}
+	// A probe reads one cache line, as in a built snapshot (format version 3).
+	if base := uintptr(unsafe.Pointer(&file[0])); littleEndian && base%bloomAlign == 0 {
+		if at := uintptr(unsafe.Pointer(&s.bloomBits[0])); at%bloomAlign != 0 {
+			t.Errorf("bloom bits at %d mod 64 in a 64-aligned file", at%bloomAlign)
+		}
+	}
 	// What opening allocates beyond the file: the radix table (4 bytes a
 	// bucket, 3 to 6 records a bucket) and the bitmaps' container headers.
 	// Decoding into copies allocated more than the file itself.
