@@ -775,8 +775,10 @@ type EdgeOpenOptions struct {
 
 // OpenEdge verifies and decodes a signed edge filter: magic, version,
 // length, SHA-256, the Ed25519 signature by opts.PublicKey, then every
-// structural rule. Hostile input returns an error, never a panic; nothing is
-// allocated beyond about the size of b. The filter does not retain b.
+// structural rule. Hostile input returns an error, never a panic. The
+// filter reads its bits from b in place (as OpenBytes does, view.go): b must
+// not be modified while the filter is in use; opening allocates a few
+// hundred bytes a region beyond it.
 func OpenEdge(b []byte, opts EdgeOpenOptions) (*EdgeFilter, error) {
 	if len(opts.PublicKey) != ed25519.PublicKeySize {
 		return nil, ErrEdgeNoKey
@@ -802,7 +804,7 @@ func OpenEdge(b []byte, opts EdgeOpenOptions) (*EdgeFilter, error) {
 
 // OpenEdgeRegion decodes a region's part as stored by the loader (a
 // one-region unsigned file, EdgeRegion.MarshalBinary), checking its
-// SHA-256 and structure.
+// SHA-256 and structure. Like OpenEdge it reads the bits from b in place.
 func OpenEdgeRegion(b []byte) (*EdgeRegion, error) {
 	if err := edgeEnvelope(b); err != nil {
 		return nil, err
@@ -956,10 +958,7 @@ func (r *EdgeRegion) decodeBlock(d []byte, off int) error {
 		if m < 64 || m > maxEdgeBits || k == 0 || k > maxEdgeK || le.Uint32(d[20:]) != 0 || words > uint64(len(d)-edgeBloomHead)/8 || n > m {
 			return edgeErr(ErrEdgeCorrupt, off, "bloom filter m="+strconv.FormatUint(m, 10)+" k="+strconv.Itoa(int(k)))
 		}
-		bits := make([]uint64, words)
-		for i := range bits {
-			bits[i] = le.Uint64(d[edgeBloomHead+8*i:])
-		}
+		bits := viewU64s(d[edgeBloomHead : edgeBloomHead+8*words]) // in place (view.go)
 		if m%64 != 0 && bits[words-1]>>(m%64) != 0 {
 			return edgeErr(ErrEdgeCorrupt, off, "bits set beyond m")
 		}

@@ -23,9 +23,10 @@ const (
 	snapMagic = "HCXSNAP\x00"
 	// FormatVersion is the version MarshalBinary writes; readers accept it
 	// and MinFormatVersion (FORMAT.md "Versions"). Version 2 added the
-	// regions' ingest times and the trust list.
-	FormatVersion    = 2
-	MinFormatVersion = 1
+	// regions' ingest times and the trust list; version 3 puts the bloom
+	// filter's bits on a 64-byte boundary.
+	FormatVersion    = 3
+	MinFormatVersion = 2
 	headerSize       = 64
 	sectionEntry     = 24
 	trailerSize      = 32 + ed25519.SignatureSize
@@ -106,7 +107,7 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 	}
 	secs = append(secs, section{secBitmap, bm.Bytes()}, section{secTrust, trust})
 	if s.bloom != nil {
-		d := make([]byte, 16, 16+8*len(s.bloomBits))
+		d := make([]byte, bloomHead, bloomHead+8*len(s.bloomBits))
 		binary.LittleEndian.PutUint64(d[0:], s.bloomM)
 		binary.LittleEndian.PutUint32(d[8:], uint32(s.bloomK))
 		if s.useBloom {
@@ -115,12 +116,16 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 		secs = append(secs, section{secBloom, append(d, encodeU64s(s.bloomBits)...)})
 	}
 
+	offs := make([]int, len(secs))
 	off := headerSize + sectionEntry*len(secs)
-	size := off
-	for _, sec := range secs {
-		size += pad8(len(sec.data))
+	for i, sec := range secs {
+		if sec.tag == secBloom {
+			off = bloomSectionAt(off)
+		}
+		offs[i] = off
+		off += pad8(len(sec.data))
 	}
-	size += trailerSize
+	size := off + trailerSize
 	out := make([]byte, size)
 	copy(out, snapMagic)
 	le := binary.LittleEndian
@@ -136,14 +141,29 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 		e := out[headerSize+i*sectionEntry:]
 		le.PutUint32(e[0:], sec.tag)
 		le.PutUint32(e[4:], crc32c(sec.data))
-		le.PutUint64(e[8:], uint64(off))
+		le.PutUint64(e[8:], uint64(offs[i]))
 		le.PutUint64(e[16:], uint64(len(sec.data)))
-		copy(out[off:], sec.data)
-		off += pad8(len(sec.data))
+		copy(out[offs[i]:], sec.data)
 	}
 	sum := sha256Sum(out[:off])
 	copy(out[off:], sum[:])
 	return out, nil
+}
+
+// The bloom filter's bits start on a 64-byte boundary of the file (format
+// version 3): a probe reads one 512-bit block, which is then one cache line
+// wherever the file's memory is page-aligned (os.ReadFile and io.ReadAll of
+// a large file give that), so a snapshot read in place probes as one that
+// was built does; 8-aligned, most blocks straddle two lines.
+const (
+	bloomHead  = 16 // m, k, flags before the bits
+	bloomAlign = 64
+)
+
+// bloomSectionAt is where the bloom section goes at or after off: the
+// padding before it keeps its bits on a 64-byte boundary.
+func bloomSectionAt(off int) int {
+	return (off+bloomHead+bloomAlign-1)&^(bloomAlign-1) - bloomHead
 }
 
 // WriteTo writes the unsigned encoding to w.
@@ -181,9 +201,13 @@ type OpenOptions struct {
 	PublicKey ed25519.PublicKey
 }
 
-// OpenBytes verifies and decodes a snapshot file. Corrupt, truncated or
-// hostile input returns an error (never a panic); nothing is allocated
-// beyond a small multiple of len(b). The snapshot does not retain b.
+// OpenBytes verifies a snapshot file and opens it in place: the snapshot
+// reads its lists from b itself (view.go), so b must not be modified while
+// the snapshot is in use, and it stays in memory as long as the snapshot
+// does. Beyond b, opening allocates the radix table (about 1 byte a record)
+// and the bitmaps' small container headers; on a big-endian machine, or
+// when b is not 8-byte aligned, the lists are copied instead. Corrupt,
+// truncated or hostile input returns an error (never a panic).
 func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 	if len(b) < len(snapMagic) || string(b[:len(snapMagic)]) != snapMagic {
 		return nil, formatErr(ErrBadMagic, 0, "want %q", snapMagic)
@@ -235,6 +259,7 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 		return nil, formatErr(ErrCorrupt, 12, "%d sections", nsec)
 	}
 	secs := map[uint32][]byte{}
+	bloomAt := 0
 	for i := range int(nsec) {
 		e := b[headerSize+i*sectionEntry:]
 		tag, crc, off, l := le.Uint32(e), le.Uint32(e[4:]), le.Uint64(e[8:]), le.Uint64(e[16:])
@@ -250,35 +275,35 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 			return nil, formatErr(ErrCorrupt, at, "section %q twice", tagName(tag))
 		}
 		secs[tag] = data
+		if tag == secBloom {
+			bloomAt = int(off)
+		}
 	}
-	required := []uint32{secMeta, secKeys, secSince, secOver, secBitmap, secTrust}
-	if version == 1 {
-		required = required[:5] // no trust list yet
+	if _, ok := secs[secBloom]; ok && version >= 3 && bloomSectionAt(bloomAt) != bloomAt {
+		return nil, formatErr(ErrCorrupt, bloomAt, "bloom bits not on a 64-byte boundary")
 	}
-	for _, tag := range required {
+	for _, tag := range []uint32{secMeta, secKeys, secSince, secOver, secBitmap, secTrust} {
 		if _, ok := secs[tag]; !ok {
 			return nil, formatErr(ErrCorrupt, headerSize, "section %q missing", tagName(tag))
 		}
 	}
-	if err := s.decodeMeta(secs[secMeta], version); err != nil {
+	if err := s.decodeMeta(secs[secMeta]); err != nil {
 		return nil, err
 	}
 	s.trust = &TrustList{}
-	if d, ok := secs[secTrust]; ok && version >= 2 {
-		if err := s.trust.UnmarshalBinary(d); err != nil {
-			return nil, err
-		}
+	if err := s.trust.UnmarshalBinary(secs[secTrust]); err != nil {
+		return nil, err
 	}
 	if uint64(len(secs[secKeys])) != 8*n || uint64(len(secs[secSince])) != 2*n {
 		return nil, formatErr(ErrCorrupt, 56, "%d records but sections of %d and %d bytes", n, len(secs[secKeys]), len(secs[secSince]))
 	}
-	s.keys = decodeU64s(secs[secKeys])
+	s.keys = viewU64s(secs[secKeys])
 	for i := 1; i < len(s.keys); i++ {
 		if s.keys[i] <= s.keys[i-1] {
 			return nil, formatErr(ErrCorrupt, 0, "keys not sorted at record %d", i)
 		}
 	}
-	s.since = decodeU16s(secs[secSince])
+	s.since = viewU16s(secs[secSince])
 	if err := s.decodeOverflow(secs[secOver]); err != nil {
 		return nil, err
 	}
@@ -305,12 +330,9 @@ func (s *Snapshot) encodeMeta() []byte {
 	return d
 }
 
-// decodeMeta reads the region table; version 1 has no ingest times.
-func (s *Snapshot) decodeMeta(d []byte, version uint16) error {
-	ingestSize := 8
-	if version == 1 {
-		ingestSize = 0
-	}
+// decodeMeta reads the region table.
+func (s *Snapshot) decodeMeta(d []byte) error {
+	const ingestSize = 8
 	if len(d) < 1 || d[0] == 0 || int(d[0]) > MaxRegions {
 		return formatErr(ErrCorrupt, 0, "meta: bad region count")
 	}
@@ -326,10 +348,8 @@ func (s *Snapshot) decodeMeta(d []byte, version uint16) error {
 			return formatErr(ErrCorrupt, 0, "meta: bad region name %q", name)
 		}
 		d = d[1+len(name):]
-		s.info.Regions[i] = RegionInfo{Name: name, ListDate: Day(int32(binary.LittleEndian.Uint32(d)))}
-		if ingestSize > 0 {
-			s.info.Regions[i].Ingested = timeOrZero(int64(binary.LittleEndian.Uint64(d[4:])))
-		}
+		s.info.Regions[i] = RegionInfo{Name: name, ListDate: Day(int32(binary.LittleEndian.Uint32(d))),
+			Ingested: timeOrZero(int64(binary.LittleEndian.Uint64(d[4:])))}
 		d = d[4+ingestSize:]
 	}
 	if len(d) != 0 {
@@ -343,8 +363,8 @@ func (s *Snapshot) decodeOverflow(d []byte) error {
 		return formatErr(ErrCorrupt, 0, "overflow section of %d bytes", len(d))
 	}
 	m := len(d) / 10
-	s.overKey = decodeU64s(d[:8*m])
-	s.overSince = decodeU16s(d[8*m:])
+	s.overKey = viewU64s(d[:8*m])
+	s.overSince = viewU16s(d[8*m:])
 	for i, k := range s.overKey {
 		if k>>6 >= uint64(len(s.keys)) || int(k&63) >= len(s.info.Regions) || i > 0 && k <= s.overKey[i-1] {
 			return formatErr(ErrCorrupt, 0, "overflow entry %d out of order or range", i)
@@ -364,8 +384,16 @@ func (s *Snapshot) decodeBitmaps(d []byte) error {
 		if l > len(d)-4 {
 			return formatErr(ErrCorrupt, 0, "bitmap %d: %d bytes, %d left", i, l, len(d)-4)
 		}
+		// FromBuffer reads the containers in place (copy-on-write views:
+		// the snapshot never writes them, and Contains, Iterator,
+		// GetCardinality and Intersects only read: TestOpenBytesConcurrent).
+		// It checks only lengths, so Validate checks the rest.
 		bm := roaring.New()
-		if err := bm.UnmarshalBinary(d[4 : 4+l]); err != nil {
+		used, err := bm.FromBuffer(d[4 : 4+l])
+		if err == nil && used != int64(l) {
+			err = fmt.Errorf("%d of its %d bytes read", used, l)
+		}
+		if err != nil {
 			return formatErr(ErrCorrupt, 0, "bitmap %d: %v", i, err)
 		}
 		if err := bm.Validate(); err != nil {
@@ -390,15 +418,15 @@ func (s *Snapshot) decodeBitmaps(d []byte) error {
 }
 
 func (s *Snapshot) decodeBloom(d []byte) error {
-	if len(d) < 16 {
+	if len(d) < bloomHead {
 		return formatErr(ErrCorrupt, 0, "bloom header truncated")
 	}
 	m, k := binary.LittleEndian.Uint64(d), uint64(binary.LittleEndian.Uint32(d[8:]))
 	words := (m + 63) / 64
-	if m == 0 || m%512 != 0 || k == 0 || k > maxProbes || uint64(len(d)-16) != 8*words {
-		return formatErr(ErrCorrupt, 0, "bloom: m=%d k=%d with %d bytes", m, k, len(d)-16)
+	if m == 0 || m%512 != 0 || k == 0 || k > maxProbes || uint64(len(d)-bloomHead) != 8*words {
+		return formatErr(ErrCorrupt, 0, "bloom: m=%d k=%d with %d bytes", m, k, len(d)-bloomHead)
 	}
-	s.setBloom(bloom.FromWithM(decodeU64s(d[16:]), uint(m), uint(k)), d[12] == 1)
+	s.setBloom(bloom.FromWithM(viewU64s(d[bloomHead:]), uint(m), uint(k)), d[12] == 1)
 	return nil
 }
 

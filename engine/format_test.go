@@ -56,9 +56,12 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := checkGolden(t, "snapshot-v2.bin", got)
+	want := checkGolden(t, "snapshot-v3.bin", got)
 	if v := le16(want[8:]); v != FormatVersion {
 		t.Fatalf("golden file is version %d, current %d", v, FormatVersion)
+	}
+	if at := sectionAt(t, want, secBloom); (at+bloomHead)%bloomAlign != 0 {
+		t.Fatalf("bloom bits at byte %d, not on a 64-byte boundary", at+bloomHead)
 	}
 	s := checkGoldenAnswers(t, want)
 	if !s.TrustList().Equal(testTrust(t)) {
@@ -81,33 +84,59 @@ func TestGolden(t *testing.T) {
 
 // TestGoldenPrevious: a file of the previous format version, written by
 // the hcx release before, still opens and answers the same (readers move
-// before writers: FORMAT.md "Versions"), with an empty trust list and no
-// ingest times. The file is never rewritten.
+// before writers: FORMAT.md "Versions"), its trust list and ingest times
+// included: version 3 changed only where the bloom bits lie. The file is
+// never rewritten.
 func TestGoldenPrevious(t *testing.T) {
-	b := readFixture(t, "snapshot-v1.bin")
+	b := readFixture(t, "snapshot-v2.bin")
 	if v := le16(b[8:]); v != MinFormatVersion {
 		t.Fatalf("fixture is version %d", v)
 	}
+	if at := sectionAt(t, b, secBloom); (at+bloomHead)%bloomAlign == 0 {
+		t.Fatal("the version 2 fixture's bloom bits happen to be 64-aligned: it tests nothing a version 3 file does not")
+	}
 	s := checkGoldenAnswers(t, b)
-	if s.TrustList().Len() != 0 {
-		t.Fatal("a version 1 snapshot has no trust list")
+	if !s.TrustList().Equal(testTrust(t)) {
+		t.Fatalf("trust list %+v", s.TrustList().Issuers())
 	}
-	for _, r := range s.Regions() {
-		if !r.Ingested.IsZero() {
-			t.Errorf("%s: ingest time %v from a version 1 file", r.Name, r.Ingested)
+	for i, r := range s.Regions() {
+		var want time.Time
+		if i < len(goldenIngested) {
+			want = goldenIngested[i]
+		}
+		if !r.Ingested.Equal(want) {
+			t.Errorf("%s ingested %v, want %v", r.Name, r.Ingested, want)
 		}
 	}
-	// Carried over into a new build, its lists keep what they had.
-	nb, _ := NewBuilder(Options{Key: refKey, Calendar: testCal})
-	for i := range s.Regions() {
-		if err := nb.AddRegion(i, s, i); err != nil {
-			t.Fatal(err)
+	// Written again, it is the current version's golden file.
+	if again, _ := s.MarshalBinary(); !bytes.Equal(again, readFixture(t, "snapshot-v3.bin")) {
+		t.Fatal("a version 2 file re-encoded is not the version 3 golden file")
+	}
+}
+
+// TestGoldenRetired: a file two versions old is refused by name (a data
+// directory last written by such a release is upgraded through the
+// release between: FORMAT.md "Versions").
+func TestGoldenRetired(t *testing.T) {
+	b := readFixture(t, "snapshot-v1.bin")
+	if v := le16(b[8:]); v != MinFormatVersion-1 {
+		t.Fatalf("fixture is version %d", v)
+	}
+	if _, err := OpenBytes(b, OpenOptions{Key: refKey, Calendar: testCal}); !errors.Is(err, ErrVersion) {
+		t.Fatalf("version 1: %v, want ErrVersion", err)
+	}
+}
+
+// sectionAt is the file offset of the section tagged tag.
+func sectionAt(t *testing.T, b []byte, tag uint32) int {
+	t.Helper()
+	for i := range int(le32(b[12:])) {
+		if e := b[headerSize+i*sectionEntry:]; le32(e) == tag {
+			return int(le64(e[8:]))
 		}
 	}
-	again := nb.Build()
-	if r := again.Lookup("11010519491231002X"); r.Status != Red || again.Regions()[2].ListDate != s.Regions()[2].ListDate || !again.Regions()[0].Ingested.IsZero() {
-		t.Fatalf("carried over: %+v %+v", r, again.Regions())
-	}
+	t.Fatalf("no section %q", tagName(tag))
+	return 0
 }
 
 // checkGoldenAnswers opens a golden snapshot file and checks its answers,
@@ -180,8 +209,9 @@ func TestBadData(t *testing.T) {
 		{"truncated in half", good[:len(good)/2], refKey, ErrTruncated},
 		{"extra byte", append(bytes.Clone(good), 0), refKey, ErrCorrupt},
 		{"version 0", mod(func(b []byte) []byte { le.PutUint16(b[8:], 0); return b }), refKey, ErrVersion},
-		{"version 3", mod(func(b []byte) []byte { le.PutUint16(b[8:], 3); return b }), refKey, ErrVersion},
-		{"version 2 read as 1", mod(func(b []byte) []byte { le.PutUint16(b[8:], 1); return reseal(b) }), refKey, ErrCorrupt},
+		{"version 4", mod(func(b []byte) []byte { le.PutUint16(b[8:], 4); return b }), refKey, ErrVersion},
+		{"version 1", mod(func(b []byte) []byte { le.PutUint16(b[8:], 1); return reseal(b) }), refKey, ErrVersion},
+		{"bloom bits off their boundary", moveBloom(t, good, 8), refKey, ErrCorrupt},
 		{"no trust list", mod(func(b []byte) []byte { le.PutUint32(sec(b, 5), 0x58585858); return reseal(b) }), refKey, ErrCorrupt},
 		{"trust list corrupt", mod(func(b []byte) []byte {
 			off := le.Uint64(sec(b, 5)[8:])
@@ -218,6 +248,13 @@ func TestBadData(t *testing.T) {
 	le.PutUint32(sec(b, 1)[4:], crc32c(keys))
 	if _, err := OpenBytes(reseal(b), OpenOptions{Key: refKey}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("unsorted keys: %v", err)
+	}
+	// The bloom bits' boundary is a version 3 rule: the same file marked
+	// version 2 opens.
+	moved := moveBloom(t, good, 8)
+	le.PutUint16(moved[8:], 2)
+	if _, err := OpenBytes(reseal(moved), OpenOptions{Key: refKey}); err != nil {
+		t.Fatalf("version 2 with its bloom bits 8-aligned: %v", err)
 	}
 	var fe *FormatError
 	if _, err := OpenBytes(good[:100], OpenOptions{Key: refKey}); !errors.As(err, &fe) || fe.Offset == 0 && fe.Reason == "" {
@@ -260,4 +297,23 @@ func readFixture(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// moveBloom returns a copy of a snapshot file (whose last section is the
+// bloom filter) with that section by more bytes further on, resealed.
+func moveBloom(t *testing.T, b []byte, by int) []byte {
+	t.Helper()
+	n := int(le32(b[12:]))
+	e := b[headerSize+(n-1)*sectionEntry:]
+	if le32(e) != secBloom {
+		t.Fatal("the bloom filter is not the last section")
+	}
+	at := int(le64(e[8:]))
+	out := append(append(append([]byte{}, b[:at]...), make([]byte, by)...), b[at:]...)
+	binary.LittleEndian.PutUint64(out[headerSize+(n-1)*sectionEntry+8:], uint64(at+by))
+	binary.LittleEndian.PutUint64(out[16:], uint64(len(out)))
+	tr := len(out) - trailerSize
+	sum := sha256Sum(out[:tr])
+	copy(out[tr:], sum[:])
+	return out
 }

@@ -19,7 +19,7 @@ type RegionInfo struct {
 	Name     string `json:"region"`
 	ListDate Day    `json:"-"` // NoDay when the region has no list yet
 	// Ingested is when the list was ingested; zero when unknown (a list
-	// from a snapshot of format version 1).
+	// carried over from a snapshot of format version 1, which had none).
 	Ingested time.Time `json:"-"`
 	Red      int       `json:"red"`    // people this region lists red
 	Yellow   int       `json:"yellow"` // people this region lists yellow
@@ -120,7 +120,7 @@ type Snapshot struct {
 func (s *Snapshot) Info() Info { return s.info }
 
 // TrustList returns the issuers whose health codes the snapshot's
-// publisher recognises (never nil; empty in a snapshot of format version 1).
+// publisher recognises (never nil).
 func (s *Snapshot) TrustList() *TrustList { return s.trust }
 
 // Len returns the number of distinct listed people.
