@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -89,6 +90,13 @@ func (s *Server) install(snap *engine.Snapshot, file []byte, from string) error 
 	}
 	s.metrics.snapshotChanged(snap)
 	s.log.Info("snapshot live", "from", from, "version", snap.Info().Version, "records", snap.Len(), "stale", st.view.StaleList)
+	// The previous snapshot and what building the edge filter read (the
+	// parts) are garbage now, and so is the copy reading a file makes.
+	// Without this the runtime keeps that memory until the heap grows into
+	// it, up to twice what is live (TestServedRSS in cmd/hcx). It costs one
+	// collection and returning the freed pages: about 15 ms at a million
+	// records, 0.1 s at ten million.
+	debug.FreeOSMemory()
 	return nil
 }
 
