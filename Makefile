@@ -8,7 +8,7 @@ STATICCHECK_VERSION = v0.8.2
 STATICCHECK         = bin/staticcheck
 
 .PHONY: build test deps fmt-check vet staticcheck test-race test-allocs test-wasm test-compare \
-	wasm bench fuzz demo fmt compare
+	wasm bench fuzz demo fmt compare national
 
 build: wasm
 	$(GO) build -o bin/hcx ./cmd/hcx
@@ -100,3 +100,9 @@ fuzz:
 # from the commit HEAD instead of the working tree.
 compare:
 	bash bench/compare.sh $(COMPARE_FLAGS)
+
+# One national day (40 regions, RECORDS listed, default 100,000,000) from
+# files to a served snapshot and a replica, measured (BENCHMARKS.md, National
+# scale; about 15 minutes and 12 GB of memory at the default size).
+national:
+	bash bench/national.sh
