@@ -38,12 +38,13 @@
 // (batch.go). BENCHMARKS.md has the figures; lookup_timing_test.go and
 // batch_timing_test.go the benchmarks.
 //
-// Memory is about 14 bytes per listed person: 8 for the pseudonym, 2 for
+// Memory is about 13.5 bytes per listed person: 8 for the pseudonym, 2 for
 // the since date, about 0.5 for the overflow of per-region since dates, 1.2
 // for the bloom filter and about 1.2 for the roaring bitmaps (who each
 // region lists, in which colour), all read in place from the file OpenBytes
-// was given (FORMAT.md's little-endian, 8-aligned sections), plus about 1
-// for the radix table it builds. A server keeping the signed file for
-// replicas therefore holds it once, not beside a decoded copy
-// (BenchmarkOpen's retained-B/record, TestServedRSS in cmd/hcx).
+// was given (FORMAT.md's little-endian, aligned sections), plus about half
+// a byte for the radix table it builds. A server keeping the signed file
+// for replicas therefore holds it once, not beside a decoded copy
+// (BenchmarkLookupOpened's B/record; TestServedRSS in cmd/hcx measures the
+// whole process).
 package engine
