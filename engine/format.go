@@ -26,7 +26,7 @@ const (
 	// regions' ingest times and the trust list; version 3 puts the bloom
 	// filter's bits on a 64-byte boundary.
 	FormatVersion    = 3
-	MinFormatVersion = 2
+	MinFormatVersion = 1
 	headerSize       = 64
 	sectionEntry     = 24
 	trailerSize      = 32 + ed25519.SignatureSize
@@ -282,17 +282,23 @@ func OpenBytes(b []byte, opts OpenOptions) (*Snapshot, error) {
 	if _, ok := secs[secBloom]; ok && version >= 3 && bloomSectionAt(bloomAt) != bloomAt {
 		return nil, formatErr(ErrCorrupt, bloomAt, "bloom bits not on a 64-byte boundary")
 	}
-	for _, tag := range []uint32{secMeta, secKeys, secSince, secOver, secBitmap, secTrust} {
+	required := []uint32{secMeta, secKeys, secSince, secOver, secBitmap, secTrust}
+	if version == 1 {
+		required = required[:5] // no trust list yet
+	}
+	for _, tag := range required {
 		if _, ok := secs[tag]; !ok {
 			return nil, formatErr(ErrCorrupt, headerSize, "section %q missing", tagName(tag))
 		}
 	}
-	if err := s.decodeMeta(secs[secMeta]); err != nil {
+	if err := s.decodeMeta(secs[secMeta], version); err != nil {
 		return nil, err
 	}
 	s.trust = &TrustList{}
-	if err := s.trust.UnmarshalBinary(secs[secTrust]); err != nil {
-		return nil, err
+	if d, ok := secs[secTrust]; ok && version >= 2 {
+		if err := s.trust.UnmarshalBinary(d); err != nil {
+			return nil, err
+		}
 	}
 	if uint64(len(secs[secKeys])) != 8*n || uint64(len(secs[secSince])) != 2*n {
 		return nil, formatErr(ErrCorrupt, 56, "%d records but sections of %d and %d bytes", n, len(secs[secKeys]), len(secs[secSince]))
@@ -330,9 +336,12 @@ func (s *Snapshot) encodeMeta() []byte {
 	return d
 }
 
-// decodeMeta reads the region table.
-func (s *Snapshot) decodeMeta(d []byte) error {
-	const ingestSize = 8
+// decodeMeta reads the region table; version 1 has no ingest times.
+func (s *Snapshot) decodeMeta(d []byte, version uint16) error {
+	ingestSize := 8
+	if version == 1 {
+		ingestSize = 0
+	}
 	if len(d) < 1 || d[0] == 0 || int(d[0]) > MaxRegions {
 		return formatErr(ErrCorrupt, 0, "meta: bad region count")
 	}
@@ -348,8 +357,10 @@ func (s *Snapshot) decodeMeta(d []byte) error {
 			return formatErr(ErrCorrupt, 0, "meta: bad region name %q", name)
 		}
 		d = d[1+len(name):]
-		s.info.Regions[i] = RegionInfo{Name: name, ListDate: Day(int32(binary.LittleEndian.Uint32(d))),
-			Ingested: timeOrZero(int64(binary.LittleEndian.Uint64(d[4:])))}
+		s.info.Regions[i] = RegionInfo{Name: name, ListDate: Day(int32(binary.LittleEndian.Uint32(d)))}
+		if ingestSize > 0 {
+			s.info.Regions[i].Ingested = timeOrZero(int64(binary.LittleEndian.Uint64(d[4:])))
+		}
 		d = d[4+ingestSize:]
 	}
 	if len(d) != 0 {

@@ -89,7 +89,7 @@ func TestGolden(t *testing.T) {
 // never rewritten.
 func TestGoldenPrevious(t *testing.T) {
 	b := readFixture(t, "snapshot-v2.bin")
-	if v := le16(b[8:]); v != MinFormatVersion {
+	if v := le16(b[8:]); v != FormatVersion-1 {
 		t.Fatalf("fixture is version %d", v)
 	}
 	if at := sectionAt(t, b, secBloom); (at+bloomHead)%bloomAlign == 0 {
@@ -114,16 +114,34 @@ func TestGoldenPrevious(t *testing.T) {
 	}
 }
 
-// TestGoldenRetired: a file two versions old is refused by name (a data
-// directory last written by such a release is upgraded through the
-// release between: FORMAT.md "Versions").
-func TestGoldenRetired(t *testing.T) {
+// TestGoldenV1: a file of version 1, what the release in the field before
+// this one wrote, still opens and answers the same, with an empty trust
+// list and no ingest times (version 2 was never released on its own, so
+// version 1 is the previous version readers must take: FORMAT.md
+// "Versions"); its lists carried into a new build keep what they had.
+func TestGoldenV1(t *testing.T) {
 	b := readFixture(t, "snapshot-v1.bin")
-	if v := le16(b[8:]); v != MinFormatVersion-1 {
+	if v := le16(b[8:]); v != MinFormatVersion {
 		t.Fatalf("fixture is version %d", v)
 	}
-	if _, err := OpenBytes(b, OpenOptions{Key: refKey, Calendar: testCal}); !errors.Is(err, ErrVersion) {
-		t.Fatalf("version 1: %v, want ErrVersion", err)
+	s := checkGoldenAnswers(t, b)
+	if s.TrustList().Len() != 0 {
+		t.Fatal("a version 1 snapshot has no trust list")
+	}
+	for _, r := range s.Regions() {
+		if !r.Ingested.IsZero() {
+			t.Errorf("%s: ingest time %v from a version 1 file", r.Name, r.Ingested)
+		}
+	}
+	nb, _ := NewBuilder(Options{Key: refKey, Calendar: testCal})
+	for i := range s.Regions() {
+		if err := nb.AddRegion(i, s, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := nb.Build()
+	if r := again.Lookup("11010519491231002X"); r.Status != Red || again.Regions()[2].ListDate != s.Regions()[2].ListDate || !again.Regions()[0].Ingested.IsZero() {
+		t.Fatalf("carried over: %+v %+v", r, again.Regions())
 	}
 }
 
@@ -210,7 +228,7 @@ func TestBadData(t *testing.T) {
 		{"extra byte", append(bytes.Clone(good), 0), refKey, ErrCorrupt},
 		{"version 0", mod(func(b []byte) []byte { le.PutUint16(b[8:], 0); return b }), refKey, ErrVersion},
 		{"version 4", mod(func(b []byte) []byte { le.PutUint16(b[8:], 4); return b }), refKey, ErrVersion},
-		{"version 1", mod(func(b []byte) []byte { le.PutUint16(b[8:], 1); return reseal(b) }), refKey, ErrVersion},
+		{"version 3 read as 1", mod(func(b []byte) []byte { le.PutUint16(b[8:], 1); return reseal(b) }), refKey, ErrCorrupt},
 		{"bloom bits off their boundary", moveBloom(t, good, 8), refKey, ErrCorrupt},
 		{"no trust list", mod(func(b []byte) []byte { le.PutUint32(sec(b, 5), 0x58585858); return reseal(b) }), refKey, ErrCorrupt},
 		{"trust list corrupt", mod(func(b []byte) []byte {
