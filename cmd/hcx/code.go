@@ -119,23 +119,14 @@ func cmdCodeVerify(_ context.Context, e *env, args []string) error {
 		"Verify health codes offline from the data directory's snapshot (its trust list and lists): codes as arguments, "+
 			"or one a line on stdin; one JSON object a line, as POST /v1/codes/verify answers. "+
 			"Exit status 1 when any code does not pass (refused, or not green, or its holder listed now)")
-	dir := fs.String("data", defaultData, "data directory")
-	maxAge := fs.Duration("max-age", answer.DefaultMaxAge, "a region whose newest list is older than this is reported stale")
-	tz := zoneFlag(fs)
+	off := addOfflineFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cal := tz.calendar()
-	st, err := loader.Open(*dir, cal)
+	_, v, now, err := off.view()
 	if err != nil {
 		return err
 	}
-	snap, _, err := st.Current()
-	if err != nil {
-		return err
-	}
-	now := cal.Now()
-	v := answer.NewView(snap, now, *maxAge, cal.Location())
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	buf := make([]byte, 0, 1024)
 	allPass := true

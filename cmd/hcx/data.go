@@ -269,24 +269,48 @@ func summarize(s *engine.Snapshot) *snapshotSummary {
 	return &snapshotSummary{Version: s.Info().Version, Records: s.Len(), Red: red, Yellow: yellow}
 }
 
+// offlineFlags are those of the commands that answer from the data
+// directory's snapshot (hcx lookup, hcx code verify).
+type offlineFlags struct {
+	dir    *string
+	maxAge *time.Duration
+	tz     *zone
+}
+
+func addOfflineFlags(fs *flag.FlagSet) offlineFlags {
+	return offlineFlags{
+		dir:    fs.String("data", defaultData, "data directory"),
+		maxAge: fs.Duration("max-age", answer.DefaultMaxAge, "a region whose newest list is older than this is reported stale"),
+		tz:     zoneFlag(fs),
+	}
+}
+
+// view opens the data directory's current snapshot and its answer view as
+// of now.
+func (o offlineFlags) view() (*engine.Snapshot, *answer.View, time.Time, error) {
+	cal := o.tz.calendar()
+	st, err := loader.Open(*o.dir, cal)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	snap, _, err := st.Current()
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	now := cal.Now()
+	return snap, answer.NewView(snap, now, *o.maxAge, cal.Location()), now, nil
+}
+
 func cmdLookup(_ context.Context, e *env, args []string) error {
 	fs := e.flags("lookup", "--data DIR [ID...]", "Answer IDs offline from the data directory's snapshot: IDs as arguments, or one a line on stdin; one JSON object a line, as the HTTP API answers")
-	dir := fs.String("data", defaultData, "data directory")
-	maxAge := fs.Duration("max-age", answer.DefaultMaxAge, "a region whose newest list is older than this is reported stale")
-	tz := zoneFlag(fs)
+	off := addOfflineFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cal := tz.calendar()
-	s, err := loader.Open(*dir, cal)
+	snap, v, _, err := off.view()
 	if err != nil {
 		return err
 	}
-	snap, _, err := s.Current()
-	if err != nil {
-		return err
-	}
-	v := answer.NewView(snap, cal.Now(), *maxAge, cal.Location())
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	buf := make([]byte, 0, 512)
 	err = eachInput(fs.Args(), e.stdin, "IDs", func(id []byte) {
