@@ -71,8 +71,9 @@ var (
 	replicaIssue = refusal{code: fasthttp.StatusConflict, err: "read_only_replica", detail: "this server is a read-only replica and holds no issuer keys: issue codes at its publisher"}
 )
 
-// check decides from the headers alone whether a request may call r.
-func (s *Server) check(h *fasthttp.RequestHeader, r *route, rest []byte) refusal {
+// check decides from the headers alone whether a request may call r; tc
+// is the connection's token cache, nil if there is none at hand.
+func (s *Server) check(h *fasthttp.RequestHeader, r *route, rest []byte, tc *tokenCache) refusal {
 	switch {
 	case r.access == public, r.access == edgeRole && s.cfg.PublicEdge:
 		return refusal{}
@@ -85,7 +86,7 @@ func (s *Server) check(h *fasthttp.RequestHeader, r *route, rest []byte) refusal
 	if !ok {
 		return noToken
 	}
-	roles, known := s.tokens.Load().Roles(tok)
+	roles, known := tc.lookup(s.tokens.Load(), tok)
 	switch {
 	case !known:
 		return unknownToken
@@ -97,9 +98,46 @@ func (s *Server) check(h *fasthttp.RequestHeader, r *route, rest []byte) refusal
 
 var bearer = []byte("Bearer ")
 
+// tokenCache is a connection's last token and what the token set said of
+// it. A gate's connection shows the same token on every request; keeping
+// its answer skips the token set's hash and map for all but the first
+// (the profile in BENCHMARKS.md, serving cost). The bytes compared are the
+// ones this connection sent before, so their timing tells a client only
+// what it already knows. A changed token set (a reload: new or revoked
+// tokens) is a miss.
+type tokenCache struct {
+	set   *auth.Set
+	tok   []byte
+	roles auth.Roles
+	known bool
+}
+
+// maxCachedToken bounds what a connection's cache holds (a token is 68
+// bytes): a longer header is looked up each time rather than kept.
+const maxCachedToken = 128
+
+func (c *tokenCache) lookup(set *auth.Set, tok []byte) (auth.Roles, bool) {
+	if c == nil || len(tok) > maxCachedToken {
+		return set.Roles(tok)
+	}
+	if c.set != set || !bytes.Equal(c.tok, tok) {
+		c.roles, c.known = set.Roles(tok)
+		c.set, c.tok = set, append(c.tok[:0], tok...)
+	}
+	return c.roles, c.known
+}
+
+// connTokens is the token cache of the connection ctx arrived on.
+func connTokens(ctx *fasthttp.RequestCtx) *tokenCache {
+	if c, ok := ctx.Conn().(*limitConn); ok {
+		return &c.tokens
+	}
+	return nil
+}
+
 // admit answers a request that may not call r, and reports whether it may.
 func (s *Server) admit(ctx *fasthttp.RequestCtx, r *route, rest []byte) bool {
-	no := s.check(&ctx.Request.Header, r, rest)
+	no := s.check(&ctx.Request.Header, r, rest, connTokens(ctx))
 	if no.code == 0 {
 		return true
 	}
@@ -122,7 +160,7 @@ const refusedBody = 1
 // or PUT the defaults (the batch limit, the read timeout); anything else
 // will be refused or reads no body, so nothing of it is read.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	if n := h.ContentLength(); n == 0 || n == -2 { // -2: no length and not chunked, so no body
+	if !hasBody(h) {
 		return fasthttp.RequestConfig{}
 	}
 	u := fasthttp.AcquireURI()
@@ -150,6 +188,13 @@ func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
 	return ctx.Response.StatusCode()
 }
 
+// hasBody reports whether a request comes with a body: a length above 0,
+// or chunked (-1). fasthttp gives -2 for neither.
+func hasBody(h *fasthttp.RequestHeader) bool {
+	n := h.ContentLength()
+	return n > 0 || n == -1
+}
+
 type bodyGrant uint8
 
 const (
@@ -163,7 +208,7 @@ const (
 func (s *Server) bodyGrant(h *fasthttp.RequestHeader, path []byte) bodyGrant {
 	i, rest, found := match(h.Method(), path)
 	switch {
-	case !found || !routes[i].takesBody() || s.check(h, &routes[i], rest).code != 0:
+	case !found || !routes[i].takesBody() || s.check(h, &routes[i], rest, nil).code != 0:
 		return grantNone
 	case routes[i].access == uploadRole:
 		if _, _, ok := uploadPath(rest); !ok {

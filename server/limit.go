@@ -10,17 +10,19 @@ import (
 // limitListener caps concurrent connections. fasthttp's own cap answers in
 // plain text; past this one a client gets the API's JSON 503 and a closed
 // connection, and the server keeps its workers for the connections it has.
+// The connections it accepts set their deadlines lazily (deadline.go).
 type limitListener struct {
 	net.Listener
 	free    chan struct{}
 	refused atomic.Int64
+	slack   int64 // lazyConn's
 }
 
 var busyResponse = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 75\r\n\r\n" +
 	`{"error":"too_many_connections","detail":"connection limit reached; retry"}`)
 
-func newLimitListener(ln net.Listener, n int) *limitListener {
-	l := &limitListener{Listener: ln, free: make(chan struct{}, n)}
+func newLimitListener(ln net.Listener, n int, slack int64) *limitListener {
+	l := &limitListener{Listener: ln, free: make(chan struct{}, n), slack: slack}
 	for range n {
 		l.free <- struct{}{}
 	}
@@ -35,7 +37,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		select {
 		case <-l.free:
-			return &limitConn{Conn: c, release: func() { l.free <- struct{}{} }}, nil
+			return &limitConn{lazyConn: lazyConn{Conn: c, slack: l.slack}, release: func() { l.free <- struct{}{} }}, nil
 		default:
 			l.refused.Add(1)
 			go func() { // never block Accept on a slow client
@@ -48,7 +50,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 }
 
 type limitConn struct {
-	net.Conn
+	lazyConn
+	tokens  tokenCache // access.go
 	once    sync.Once
 	release func()
 }

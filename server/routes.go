@@ -126,7 +126,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, compiled[i].allow)
 		s.fail(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "this endpoint takes "+compiled[i].allow)
 	}
-	if ctx.Request.Header.ContentLength() != 0 && ctx.Response.StatusCode() >= 400 {
+	if hasBody(&ctx.Request.Header) && ctx.Response.StatusCode() >= 400 {
 		// What is left of a refused request's body is not read (headerReceived
 		// let fasthttp read next to none of it) nor drained: the connection
 		// closes. (Simpler than telling a refusal from a body read to its

@@ -195,7 +195,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 	}
 	s.mu.Unlock()
-	l := newLimitListener(ln, s.cfg.MaxConns)
+	l := newLimitListener(ln, s.cfg.MaxConns, s.cfg.deadlineSlack())
 	s.conns.Store(l)
 	return s.http.Serve(l)
 }
