@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/yrd-hcx/hcx/internal/fixture"
 )
 
 // FuzzJSONIDs: the in-place scan of {"ids":[...]} finds what encoding/json
@@ -40,4 +44,40 @@ func strs(b [][]byte) []string {
 		out[i] = string(x)
 	}
 	return out
+}
+
+// FuzzTextIDs: the text body's split equals the plain reading of its
+// contract (docs/http-api.md): lines, a trailing "\r" dropped, blank lines
+// (Unicode white space only) skipped; and it stops past max.
+func FuzzTextIDs(f *testing.F) {
+	for _, s := range []string{"11010519491231002X\n310101199001011234", "a\r\nb\r\n\r\n", " \t\n\u00a0\n\u0085x\n", "\r", "\n\n\n", "x\ry\n", "\x7f\n\x01\n é\n"} {
+		f.Add([]byte(s), 5)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, max int) {
+		max = max&63 + 1
+		var want []string
+		for _, line := range bytes.Split(body, []byte{'\n'}) {
+			if line = bytes.TrimSuffix(line, []byte{'\r'}); len(bytes.TrimSpace(line)) > 0 && len(want) <= max {
+				want = append(want, string(line))
+			}
+		}
+		if got := strs(textIDs(body, nil, max)); !slices.Equal(got, want) {
+			t.Fatalf("%q (max %d): %q, want %q", body, max, got, want)
+		}
+	})
+}
+
+// BenchmarkTextIDs: splitting a 1,000-ID screening's body (wrk's form in
+// the serving-cost comparison: IDs joined by "\n").
+func BenchmarkTextIDs(b *testing.B) {
+	ids := fixture.IDs(1, 1000)
+	body := []byte(strings.Join(ids, "\n"))
+	dst := make([][]byte, 0, 1001)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		dst = textIDs(body, dst[:0], 10000)
+	}
+	if len(dst) != len(ids) {
+		b.Fatal(len(dst))
+	}
 }

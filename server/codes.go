@@ -68,7 +68,7 @@ func (s *Server) issueCode(ctx *fasthttp.RequestCtx, _ []byte) {
 		s.fail(ctx, fasthttp.StatusBadRequest, "bad_request", `want {"region":"sh","id":"...","ttl":"24h"} (ttl optional)`)
 		return
 	}
-	tok, _ := bytes.CutPrefix(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), bearer)
+	tok, _ := bearerToken(&ctx.Request.Header)
 	if roles, _ := s.tokens.Load().Roles(tok); !roles.Issues([]byte(req.Region)) {
 		s.fail(ctx, fasthttp.StatusForbidden, "forbidden", "this token lacks the role issue:{region} for this region")
 		return

@@ -156,9 +156,12 @@ func TestTokenCacheFollowsTokens(t *testing.T) {
 	}
 	defer c.Close()
 	br := bufio.NewReader(c)
+	n := 0
 	ask := func(tok string) int {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := c.Write([]byte("GET /v1/status/" + e.sh[0] + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok + "\r\n\r\n")); err != nil {
+		name := []string{"Authorization", "authorization", "AUTHORIZATION"}[n%3] // any case is the same header
+		n++
+		if _, err := c.Write([]byte("GET /v1/status/" + e.sh[0] + " HTTP/1.1\r\nHost: x\r\n" + name + ": Bearer " + tok + "\r\n\r\n")); err != nil {
 			t.Fatal(err)
 		}
 		res, err := http.ReadResponse(br, nil)
