@@ -53,24 +53,26 @@ func (s *Snapshot) LookupBatchBytes(ids [][]byte, out []Result) []Result {
 // bloom probes. It does not allocate when dst has room for the hits
 // (cap(dst)-len(dst) >= len(ids) always suffices).
 func (s *Snapshot) Screen(ids []string, dst []Hit) []Hit {
-	batch(s, ids, nil, &dst)
+	dst, _ = batch(s, ids, nil, dst)
 	return dst
 }
 
 // ScreenBytes is Screen for byte slices; the slices are not retained.
 func (s *Snapshot) ScreenBytes(ids [][]byte, dst []Hit) []Hit {
-	batch(s, ids, nil, &dst)
+	dst, _ = batch(s, ids, nil, dst)
 	return dst
 }
 
 var greenResult = Result{Status: Green, Since: NoDay}
 
 // batch looks ids up a group at a time: into out[i] when out is not nil,
-// otherwise appending the answers that are not green to *hits. It returns
-// the sum of the touched words, only so that the compiler keeps the
-// touching loads (an unused load is dead code to it; batch is far too large
-// to be inlined, so the ignored result survives).
-func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits *[]Hit) (touched uint64) {
+// otherwise appending the answers that are not green to hits, which it
+// returns (passed by value, not by pointer: a pointer made the caller's
+// slice escape, one allocation a screening). It also returns the sum of
+// the touched words, only so that the compiler keeps the touching loads
+// (an unused load is dead code to it; batch is far too large to be
+// inlined, so the ignored result survives).
+func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_ []Hit, touched uint64) {
 	var (
 		ps    [batchGroup]uint64
 		errs  [batchGroup]IDError // 0 for a valid ID
@@ -81,7 +83,7 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits *[]Hit) (
 		if out != nil {
 			out[i] = r
 		} else if r.Status != Green {
-			*hits = append(*hits, Hit{i, r})
+			hits = append(hits, Hit{i, r})
 		}
 	}
 	for base := 0; base < len(ids); base += batchGroup {
@@ -124,5 +126,5 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits *[]Hit) (
 			}
 		}
 	}
-	return touched
+	return hits, touched
 }

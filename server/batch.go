@@ -22,10 +22,11 @@ var (
 // batchBuf is a batch's scratch space, pooled: a 1,000-ID batch would
 // otherwise allocate its ID slices, results and a 150 KB answer each time.
 type batchBuf struct {
-	in  []byte
-	ids [][]byte
-	res []engine.Result
-	out []byte
+	in   []byte
+	ids  [][]byte
+	res  []engine.Result
+	hits []engine.Hit // a screening's
+	out  []byte
 }
 
 var batchPool = sync.Pool{New: func() any { return new(batchBuf) }}
@@ -74,22 +75,17 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 			fmt.Sprintf("more than %d IDs in one batch", s.cfg.MaxBatch))
 		return
 	}
-	buf.res = st.snap.LookupBatchBytes(ids, slices.Grow(buf.res[:0], len(ids))[:len(ids)])
 	var tally [engine.Red + 1]int
 	out := buf.out[:0]
 	if isJSON {
 		out = append(out, `{"results":[`...)
 	}
-	first := true
-	for i, r := range buf.res {
-		tally[r.Status]++
-		if screen && r.Status == engine.Green {
-			continue
-		}
-		if isJSON && !first {
+	n := 0 // answers written
+	put := func(i int, r engine.Result) {
+		if isJSON && n > 0 {
 			out = append(out, ',')
 		}
-		first = false
+		n++
 		at := len(out)
 		out = answer.AppendJSON(out, st.view, ids[i], r)
 		if screen {
@@ -97,6 +93,21 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 		}
 		if !isJSON {
 			out = append(out, '\n')
+		}
+	}
+	if screen {
+		// Only the hits come back: a green ID costs no Result.
+		buf.hits = st.snap.ScreenBytes(ids, slices.Grow(buf.hits[:0], len(ids)))
+		tally[engine.Green] = len(ids) - len(buf.hits)
+		for _, h := range buf.hits {
+			tally[h.Status]++
+			put(h.Index, h.Result)
+		}
+	} else {
+		buf.res = st.snap.LookupBatchBytes(ids, slices.Grow(buf.res[:0], len(ids))[:len(ids)])
+		for i, r := range buf.res {
+			tally[r.Status]++
+			put(i, r)
 		}
 	}
 	s.metrics.lookupTally(tally)
