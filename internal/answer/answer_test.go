@@ -9,7 +9,7 @@ import (
 	"github.com/yrd-hcx/hcx/engine"
 )
 
-func snapshot(t *testing.T) *engine.Snapshot {
+func snapshot(t testing.TB) *engine.Snapshot {
 	t.Helper()
 	b, _ := engine.NewBuilder(engine.Options{})
 	id, _ := engine.ParseID("11010519491231002X")
@@ -31,6 +31,8 @@ func TestAppendJSON(t *testing.T) {
 		{"11010519491231002x", `{"id":"1101**********002x","status":"red","since":"2026-11-20","sources":[{"region":"sh","status":"yellow"},{"region":"ah","status":"red"}],"asOf":"2026-11-26","stale":["zj","ah"]}`},
 		{"440524188001010014", `{"id":"4405**********0014","status":"green","since":null,"sources":[],"asOf":"2026-11-26","stale":["zj","ah"]}`},
 		{"110105194912310021", `{"id":"1101**********0021","status":"invalid","error":"check digit"}`},
+		{" 440524188001010014\t", `{"id":"4405**********0014","status":"green","since":null,"sources":[],"asOf":"2026-11-26","stale":["zj","ah"]}`},
+		{"1101051949123\"<>&X", `{"id":"1101**********???X","status":"invalid","error":"non-digit"}`},
 	} {
 		got := string(AppendJSON(nil, v, c.id, s.Lookup(c.id)))
 		if got != c.want {
