@@ -3,38 +3,63 @@ package server
 import (
 	"net"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
-// fasthttp moves a connection's deadlines on every request: the idle
-// deadline before it waits for a request, the read deadline once one
-// begins, the write deadline before the answer. Each move is a call into
-// the runtime's poller that takes its locks and resets a timer, and on a
-// busy keep-alive or pipelined connection it costs more than the lookup
-// (BENCHMARKS.md, serving cost: the pipelined profile). lazyConn keeps
-// the deadlines fasthttp asks for and gives one to the socket only when
-// a read or write is about to use it, and only when it differs from the
-// one the socket has by more than a hundredth of the shortest timeout:
-// with answers a few milliseconds apart the socket's deadlines barely
-// ever move.
+// The connection timeouts (docs/http-api.md, limits) are kept here, not by
+// fasthttp. fasthttp would move a connection's deadlines on every request,
+// each move a clock read and a call into the runtime's poller that takes
+// its locks and resets a timer: on a pipelined connection that was a fifth
+// of the server's CPU, more than the lookup (BENCHMARKS.md, serving cost).
+// lazyConn gives the socket a deadline only when a read or write is about
+// to need one, reads the clock only then, and leaves the socket's deadline
+// alone while it is within a hundredth of the shortest timeout of the one
+// wanted: with answers a few milliseconds apart, the deadlines barely move.
 //
-// What a client sees is unchanged but for that slack: a deadline that
-// comes earlier than the socket's is given to it before the next read or
-// write; a later one is skipped while it is within the slack of the
-// socket's, which then fires that much early at most (1% of a timeout).
-// A deadline is only ever read by the I/O it bounds, so one set and then
-// replaced before any I/O never mattered. fasthttp and the handlers set
-// deadlines from the connection's own goroutine (fasthttp's
-// RequestCtx.SetReadDeadline from another goroutine would race here: no
-// handler does that).
+// The timeouts mean what fasthttp's meant, but for that slack (a deadline
+// may fire up to 1% early):
+//   - read: from the first read of a request (its first byte is what makes
+//     fasthttp call it active) until it has been read, headers and body;
+//     also a new connection's wait for its first request;
+//   - idle: a keep-alive connection's wait for its next request;
+//   - write: from the first write of an answer (or of a flush of pipelined
+//     answers) until it is written.
+//
+// fasthttp's ConnState hook (connState) marks where a request begins and
+// ends. Deadlines set on the connection (fasthttp's for an upload's body,
+// the handlers' for a large file) override the timeouts until the request
+// ends; setting a zero deadline restores them. fasthttp and the handlers do
+// all of this on the connection's own goroutine, as its reads and writes
+// are done (fasthttp's RequestCtx.SetReadDeadline from another goroutine
+// would race here: no handler does that).
 type lazyConn struct {
 	net.Conn
-	slack  int64 // nanoseconds
+	t      *timeouts
+	idle   bool // waiting for a request on a keep-alive connection
+	rFresh bool // a phase (active, idle) began: its read deadline counts from the next read
+	wFresh bool // likewise for writes
 	rd, wd deadline
 }
 
-// deadline is one direction's: what was asked for and what the socket
-// has, in Unix nanoseconds; 0 is none.
-type deadline struct{ want, set int64 }
+// timeouts are the server's, shared by its connections.
+type timeouts struct {
+	read, idle, write int64 // nanoseconds; 0: none
+	slack             int64 // how far a socket's deadline may lag the one wanted
+}
+
+func newTimeouts(c *Config) *timeouts {
+	t := &timeouts{read: int64(c.ReadTimeout), idle: int64(c.IdleTimeout), write: int64(c.WriteTimeout)}
+	// A hundredth of the shortest timeout; never 0, which would move the
+	// deadline on every request again.
+	t.slack = max(int64(min(c.ReadTimeout, c.UploadTimeout, c.WriteTimeout, c.IdleTimeout)/100), 1)
+	return t
+}
+
+// deadline is one direction's, in Unix nanoseconds (0: none): the one set
+// on the connection (fasthttp's or a handler's), the current phase's from
+// the timeouts, and the one the socket has.
+type deadline struct{ explicit, phase, set int64 }
 
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {
@@ -43,65 +68,96 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// due reports whether the socket's deadline must change before the next
-// I/O: to none, from none, earlier, or later by more than slack.
-func (d *deadline) due(slack int64) bool {
+// apply gives the socket want if its deadline must change first: to none,
+// from none, earlier, or later by more than slack.
+func (d *deadline) apply(want, slack int64, set func(time.Time) error) error {
 	switch {
-	case d.want == d.set:
-		return false
-	case d.want == 0 || d.set == 0 || d.want < d.set:
-		return true
+	case want == d.set:
+		return nil
+	case want != 0 && d.set != 0 && want > d.set && want-d.set <= slack:
+		return nil
 	}
-	return d.want-d.set > slack
-}
-
-func (d *deadline) wanted() time.Time {
-	if d.want == 0 {
-		return time.Time{}
+	t := time.Time{}
+	if want != 0 {
+		t = time.Unix(0, want)
 	}
-	return time.Unix(0, d.want)
-}
-
-func (c *lazyConn) SetReadDeadline(t time.Time) error {
-	c.rd.want = unixNano(t)
+	if err := set(t); err != nil {
+		return err
+	}
+	d.set = want
 	return nil
 }
 
-func (c *lazyConn) SetWriteDeadline(t time.Time) error {
-	c.wd.want = unixNano(t)
-	return nil
-}
-
-func (c *lazyConn) SetDeadline(t time.Time) error {
-	c.rd.want = unixNano(t)
-	c.wd.want = c.rd.want
-	return nil
+// want is the deadline the next I/O should have: the explicit one, else the
+// phase's, which a new phase starts from now.
+func (d *deadline) want(fresh *bool, timeout int64) int64 {
+	if d.explicit != 0 {
+		return d.explicit
+	}
+	if *fresh {
+		*fresh = false
+		d.phase = 0
+		if timeout > 0 {
+			d.phase = time.Now().UnixNano() + timeout
+		}
+	}
+	return d.phase
 }
 
 func (c *lazyConn) Read(p []byte) (int, error) {
-	if c.rd.due(c.slack) {
-		if err := c.Conn.SetReadDeadline(c.rd.wanted()); err != nil {
-			return 0, err
-		}
-		c.rd.set = c.rd.want
+	timeout := c.t.read
+	if c.idle {
+		timeout = c.t.idle
+	}
+	if err := c.rd.apply(c.rd.want(&c.rFresh, timeout), c.t.slack, c.Conn.SetReadDeadline); err != nil {
+		return 0, err
 	}
 	return c.Conn.Read(p)
 }
 
 func (c *lazyConn) Write(p []byte) (int, error) {
-	if c.wd.due(c.slack) {
-		if err := c.Conn.SetWriteDeadline(c.wd.wanted()); err != nil {
-			return 0, err
-		}
-		c.wd.set = c.wd.want
+	if err := c.wd.apply(c.wd.want(&c.wFresh, c.t.write), c.t.slack, c.Conn.SetWriteDeadline); err != nil {
+		return 0, err
 	}
 	return c.Conn.Write(p)
 }
 
-// deadlineSlack is how far a socket's deadline may lag the one asked for:
-// a hundredth of the shortest timeout (never 0: that would move the
-// deadline on every request again).
-func (c *Config) deadlineSlack() int64 {
-	d := min(c.ReadTimeout, c.UploadTimeout, c.WriteTimeout, c.IdleTimeout) / 100
-	return max(int64(d), 1)
+func (c *lazyConn) SetReadDeadline(t time.Time) error {
+	c.rd.explicit = unixNano(t)
+	return nil
+}
+
+func (c *lazyConn) SetWriteDeadline(t time.Time) error {
+	c.wd.explicit = unixNano(t)
+	return nil
+}
+
+func (c *lazyConn) SetDeadline(t time.Time) error {
+	c.rd.explicit = unixNano(t)
+	c.wd.explicit = c.rd.explicit
+	return nil
+}
+
+// phase starts a request's phase (active) or a keep-alive wait (idle).
+// A request's explicit deadlines end with it.
+func (c *lazyConn) phase(idle bool) {
+	c.idle, c.rFresh, c.wFresh = idle, true, true
+	if idle {
+		c.rd.explicit, c.wd.explicit = 0, 0
+	}
+}
+
+// connState is fasthttp's ConnState hook: it tells the server's
+// connections where requests begin and end.
+func connState(c net.Conn, st fasthttp.ConnState) {
+	lc, ok := c.(*limitConn)
+	if !ok {
+		return
+	}
+	switch st {
+	case fasthttp.StateActive:
+		lc.phase(false)
+	case fasthttp.StateIdle:
+		lc.phase(true)
+	}
 }

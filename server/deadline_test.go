@@ -82,44 +82,84 @@ func TestDeadlinesCoalesced(t *testing.T) {
 	}
 }
 
-// TestLazyDeadlineFires: a deadline earlier than the socket's is given to
-// it before the next read; one later by less than the slack is not, and
-// the socket's fires instead (at most the slack early); none clears it.
-func TestLazyDeadlineFires(t *testing.T) {
-	a, b := tcpPair(t)
-	var moves atomic.Int64
-	c := &lazyConn{Conn: countingConn{a, &moves}, slack: int64(time.Second)}
-	c.SetReadDeadline(time.Now().Add(time.Hour))
-	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond)) // replaces the hour before any read
-	t0 := time.Now()
-	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("read past the deadline: %v", err)
+// TestLazyDeadlines: the timeouts and their overrides as lazyConn keeps
+// them, on a real socket pair.
+func TestLazyDeadlines(t *testing.T) {
+	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
+	tt := &timeouts{read: ms(150), idle: ms(400), write: ms(1000), slack: ms(10)}
+	conn := func() (*lazyConn, net.Conn, *atomic.Int64) {
+		a, b := tcpPair(t)
+		var moves atomic.Int64
+		return &lazyConn{Conn: countingConn{a, &moves}, t: tt, rFresh: true, wFresh: true}, b, &moves
 	}
-	if d := time.Since(t0); d < 80*time.Millisecond || d > 2*time.Second {
-		t.Fatalf("the deadline fired after %v, want 100ms", d)
-	}
-	if moves.Load() != 1 {
-		t.Fatalf("%d deadline moves, want 1", moves.Load())
+	timesOut := func(c *lazyConn, lo, hi time.Duration) {
+		t.Helper()
+		t0 := time.Now()
+		_, err := c.Read(make([]byte, 1))
+		if d := time.Since(t0); !errors.Is(err, os.ErrDeadlineExceeded) || d < lo || d > hi {
+			t.Fatalf("read: %v after %v, want a timeout after %v to %v", err, d, lo, hi)
+		}
 	}
 
-	c.SetReadDeadline(time.Time{})
-	b.Write([]byte("x"))
-	if _, err := c.Read(make([]byte, 1)); err != nil {
-		t.Fatalf("no deadline: %v", err)
-	}
-	d0 := time.Now().Add(200 * time.Millisecond)
-	c.SetReadDeadline(d0)
-	b.Write([]byte("y"))
-	if _, err := c.Read(make([]byte, 1)); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(d0.Add(500 * time.Millisecond)) // within the slack: the socket keeps d0
-	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) || time.Now().After(d0.Add(400*time.Millisecond)) {
-		t.Fatalf("read with a deadline within the slack: %v at %v past the socket's", err, time.Since(d0))
-	}
-	if moves.Load() != 3 {
-		t.Fatalf("%d deadline moves, want 3 (the first, none, d0)", moves.Load())
-	}
+	t.Run("a new connection waits the read timeout", func(t *testing.T) {
+		c, _, moves := conn()
+		timesOut(c, 130*time.Millisecond, 2*time.Second)
+		if moves.Load() != 1 {
+			t.Fatalf("%d deadline moves, want 1", moves.Load())
+		}
+	})
+	t.Run("a request's bytes trickling in do not extend its read timeout", func(t *testing.T) {
+		c, b, _ := conn()
+		c.phase(false)
+		t0 := time.Now()
+		go func() {
+			for range 20 {
+				if _, err := b.Write([]byte("x")); err != nil {
+					return
+				}
+				time.Sleep(30 * time.Millisecond)
+			}
+		}()
+		for {
+			if _, err := c.Read(make([]byte, 1)); err != nil {
+				if d := time.Since(t0); !errors.Is(err, os.ErrDeadlineExceeded) || d > 400*time.Millisecond { // extended by each byte, it would end past 750 ms
+					t.Fatalf("trickle: %v after %v", err, d)
+				}
+				return
+			}
+			if time.Since(t0) > 2*time.Second {
+				t.Fatal("a trickling request was never cut off")
+			}
+		}
+	})
+	t.Run("idle waits the idle timeout, a set deadline overrides until the request ends", func(t *testing.T) {
+		c, _, _ := conn()
+		c.phase(true)
+		timesOut(c, 380*time.Millisecond, 3*time.Second)
+		c, b, _ := conn()
+		c.phase(false)
+		c.SetReadDeadline(time.Now().Add(600 * time.Millisecond)) // as fasthttp does for an upload's body
+		timesOut(c, 580*time.Millisecond, 3*time.Second)
+		c, b, _ = conn()
+		c.phase(false)
+		c.SetReadDeadline(time.Now().Add(time.Hour))
+		c.SetReadDeadline(time.Time{}) // restores the timeouts
+		timesOut(c, 130*time.Millisecond, 2*time.Second)
+		_ = b
+	})
+	t.Run("a phase's reads move the socket's deadline once", func(t *testing.T) {
+		c, b, moves := conn()
+		c.phase(true)
+		for i := range 50 {
+			b.Write([]byte("y"))
+			if _, err := c.Read(make([]byte, 1)); err != nil {
+				t.Fatalf("read %d: %v", i, err)
+			}
+		}
+		if moves.Load() != 1 {
+			t.Fatalf("%d deadline moves for 50 reads in one phase, want 1", moves.Load())
+		}
+	})
 }
 
 // tcpPair is two ends of a loopback TCP connection.

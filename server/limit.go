@@ -15,14 +15,14 @@ type limitListener struct {
 	net.Listener
 	free    chan struct{}
 	refused atomic.Int64
-	slack   int64 // lazyConn's
+	t       *timeouts // deadline.go
 }
 
 var busyResponse = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 75\r\n\r\n" +
 	`{"error":"too_many_connections","detail":"connection limit reached; retry"}`)
 
-func newLimitListener(ln net.Listener, n int, slack int64) *limitListener {
-	l := &limitListener{Listener: ln, free: make(chan struct{}, n), slack: slack}
+func newLimitListener(ln net.Listener, n int, t *timeouts) *limitListener {
+	l := &limitListener{Listener: ln, free: make(chan struct{}, n), t: t}
 	for range n {
 		l.free <- struct{}{}
 	}
@@ -37,7 +37,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		select {
 		case <-l.free:
-			return &limitConn{lazyConn: lazyConn{Conn: c, slack: l.slack}, release: func() { l.free <- struct{}{} }}, nil
+			// A new connection's wait for its first request has the read timeout.
+			lc := &limitConn{lazyConn: lazyConn{Conn: c, t: l.t, rFresh: true, wFresh: true}}
+			lc.release = func() { l.free <- struct{}{} }
+			return lc, nil
 		default:
 			l.refused.Add(1)
 			go func() { // never block Accept on a slow client

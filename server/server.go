@@ -164,16 +164,17 @@ func New(cfg Config) (*Server, error) {
 		Name:                         "hcx",
 		Concurrency:                  cfg.MaxConns + 16, // limitListener refuses first, in JSON
 		ReadBufferSize:               cfg.MaxHeaderSize,
-		ReadTimeout:                  cfg.ReadTimeout,
-		WriteTimeout:                 cfg.WriteTimeout,
-		IdleTimeout:                  cfg.IdleTimeout,
-		MaxRequestBodySize:           cfg.MaxBatchBody,
-		StreamRequestBody:            true, // uploads are parsed as they arrive, never held whole
-		NoDefaultDate:                true,
-		NoDefaultContentType:         true,
-		CloseOnShutdown:              true,
-		SecureErrorLogMessage:        true, // fasthttp would quote request bytes (IDs) in its logs
-		Logger:                       fasthttpLogger{s.log},
+		// The read, write and idle timeouts are the connections' own
+		// (deadline.go), which fasthttp's hook tells where requests begin
+		// and end; fasthttp's would move the deadlines on every request.
+		ConnState:             connState,
+		MaxRequestBodySize:    cfg.MaxBatchBody,
+		StreamRequestBody:     true, // uploads are parsed as they arrive, never held whole
+		NoDefaultDate:         true,
+		NoDefaultContentType:  true,
+		CloseOnShutdown:       true,
+		SecureErrorLogMessage: true, // fasthttp would quote request bytes (IDs) in its logs
+		Logger:                fasthttpLogger{s.log},
 	}
 	return s, nil
 }
@@ -195,7 +196,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 	}
 	s.mu.Unlock()
-	l := newLimitListener(ln, s.cfg.MaxConns, s.cfg.deadlineSlack())
+	l := newLimitListener(ln, s.cfg.MaxConns, newTimeouts(&s.cfg))
 	s.conns.Store(l)
 	return s.http.Serve(l)
 }
