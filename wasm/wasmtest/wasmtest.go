@@ -39,10 +39,9 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
-)
 
-// Flags are the build flags of `make wasm`.
-var Flags = []string{"-ldflags=-s -w", "-trimpath"}
+	"github.com/yrd-hcx/hcx/internal/webpage"
+)
 
 var (
 	tmpOnce sync.Once
@@ -119,13 +118,7 @@ func BuildErr(goos, pkg string) (string, error) {
 			return
 		}
 		b.path = filepath.Join(tmpDir, goos+"-"+strings.NewReplacer("/", "_", ".", "_").Replace(pkg)+".wasm")
-		args := append([]string{"build"}, Flags...)
-		cmd := exec.Command(GoTool(), append(args, "-o", b.path, pkg)...)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH=wasm", "GOFLAGS=-buildvcs=false")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = errors.New("GOOS=" + goos + " go build " + pkg + ": " + err.Error() + "\n" + string(out))
-		}
+		b.err = webpage.BuildModule(context.Background(), goos, pkg, b.path, webpage.Options{Go: GoTool(), Root: root})
 	})
 	return b.path, b.err
 }
