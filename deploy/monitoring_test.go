@@ -1,10 +1,8 @@
 package deploy
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +21,7 @@ import (
 	"github.com/yrd-hcx/hcx/engine"
 	"github.com/yrd-hcx/hcx/internal/auth"
 	"github.com/yrd-hcx/hcx/internal/fixture"
+	"github.com/yrd-hcx/hcx/internal/servertest"
 	"github.com/yrd-hcx/hcx/loader"
 	"github.com/yrd-hcx/hcx/server"
 )
@@ -265,21 +264,7 @@ func exportedSeries(t *testing.T) (series, families map[string]bool) {
 	if _, _, err := st.Ingest([]loader.Upload{{Name: "sh-2026-11-26.csv", Body: strings.NewReader(fixture.CSV(ids))}}, loader.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	base := "http://" + ln.Addr().String()
+	_, base := servertest.Start(t, server.Config{Store: st})
 	client := &http.Client{Timeout: 30 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
 	send := func(method, path, role, body string, want int) {

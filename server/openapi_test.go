@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/yrd-hcx/hcx/engine"
 	"github.com/yrd-hcx/hcx/internal/auth"
 	"github.com/yrd-hcx/hcx/internal/fixture"
+	"github.com/yrd-hcx/hcx/internal/servertest"
 	"github.com/yrd-hcx/hcx/loader"
 	"github.com/yrd-hcx/hcx/server"
 )
@@ -216,22 +216,8 @@ func newContract(t *testing.T) *contract {
 }
 
 func serve(t *testing.T, cfg server.Config) string {
-	t.Helper()
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return "http://" + ln.Addr().String()
+	_, base := servertest.Start(t, cfg)
+	return base
 }
 
 func (c *contract) waitReady(t *testing.T, base string) {

@@ -46,7 +46,7 @@ func replicaDir(t *testing.T, pub *loader.Store, lookupToken string) *loader.Sto
 	return st
 }
 
-func startServer(t *testing.T, cfg Config) (*Server, string) {
+func startServer(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()
 	srv, err := New(cfg)
 	if err != nil {

@@ -68,21 +68,7 @@ func newEnv(t testing.TB, cfg Config, ingest bool, setup ...func(*loader.Store))
 	if cfg.Poll == 0 {
 		cfg.Poll = 50 * time.Millisecond
 	}
-	e.srv, err = New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.base = "http://" + ln.Addr().String()
-	go e.srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		e.srv.Shutdown(ctx)
-	})
+	e.srv, e.base = startServer(t, cfg)
 	return e
 }
 
