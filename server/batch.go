@@ -48,7 +48,12 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 		screen = true
 	}
 	buf := batchPool.Get().(*batchBuf)
-	defer batchPool.Put(buf)
+	sent := false // the answer is sent from buf.out: the connection returns buf
+	defer func() {
+		if !sent {
+			batchPool.Put(buf)
+		}
+	}()
 	body, ok := s.readBodyOrFail(ctx, buf.in[:0], s.cfg.MaxBatchBody)
 	buf.in = body
 	if !ok {
@@ -121,8 +126,24 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	} else {
 		ctx.SetContentType(contentNDJSON)
 	}
-	ctx.SetBody(out) // copies: buf goes back to the pool
 	buf.out = out
+	sent = sendPooled(ctx, buf)
+}
+
+// sendPooled makes buf.out the answer's body without copying it (150 KB for
+// 1,000 IDs; the copy was 5% of a batch's CPU) and has the connection put
+// buf back in the pool once the answer is written: fasthttp has written or
+// copied a body by the time it calls the connection idle (connState). It
+// reports false, having copied the body, where there is no such connection.
+func sendPooled(ctx *fasthttp.RequestCtx, buf *batchBuf) bool {
+	c, ok := ctx.Conn().(*limitConn)
+	if !ok || c.written != nil {
+		ctx.SetBody(buf.out)
+		return false
+	}
+	ctx.Response.SetBodyRaw(buf.out)
+	c.written = buf
+	return true
 }
 
 // insertPosition turns the answer object at out[at:] into one whose first

@@ -1,9 +1,16 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/yrd-hcx/hcx/internal/auth"
 	"github.com/yrd-hcx/hcx/internal/fixture"
@@ -86,4 +93,83 @@ func TestScreening(t *testing.T) {
 	if r := e.do(t, "POST", "/v1/status?only=listed", auth.Upload("sh"), []byte(ids[0])); r.code != 403 {
 		t.Fatalf("upload token: %d", r.code)
 	}
+}
+
+// TestPipelinedBatches: batches pipelined on eight connections at once,
+// each answer sent from a pooled buffer without a copy, each the one its own
+// IDs get alone; a screening among them. (With the buffer put back in the
+// pool when the handler returns rather than once the answer is written,
+// 7 or 8 of the 8 connections got another's bytes.)
+func TestPipelinedBatches(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	const n = 12
+	reqs, want := make([]string, n), make([]string, n)
+	for i := range n {
+		ids := append(fixture.IDs(uint64(100+i), 1000+i), e.sh[i], e.ah[i])
+		path := "/v1/status"
+		if i%5 == 4 {
+			path += "?only=listed"
+		}
+		body := strings.Join(ids, "\n")
+		r := e.do(t, "POST", path, auth.Lookup, []byte(body), "Content-Type", "text/plain")
+		if r.code != 200 {
+			t.Fatalf("batch %d alone: %d %s", i, r.code, r.body)
+		}
+		want[i] = string(r.body)
+		reqs[i] = fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", path, e.tokens[auth.Lookup], len(body), body)
+	}
+	// Eight connections at once, with small socket buffers on both ends and
+	// slow to start reading, so that writing an answer waits: a buffer back
+	// in the pool before its answer was written would be another
+	// connection's by then. Each connection sends the batches from another
+	// start, so that another connection's answer is not the same bytes.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.srv.Serve(smallBuffers{ln})
+	var wg sync.WaitGroup
+	for k := range 8 {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(16 << 10)
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			var req strings.Builder
+			for i := range n {
+				req.WriteString(reqs[(k+i)%n])
+			}
+			go c.Write([]byte(req.String()))
+			time.Sleep(100 * time.Millisecond) // the server's writes fill the socket's buffers and wait
+			br := bufio.NewReader(c)
+			for i := range n {
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Errorf("answer %d: %v", i, err)
+					return
+				}
+				got, _ := io.ReadAll(res.Body)
+				if w := want[(k+i)%n]; string(got) != w {
+					t.Errorf("answer %d (%d bytes) differs from the batch sent alone (%d bytes):\n got %.300s\nwant %.300s", (k+i)%n, len(got), len(w), got, w)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// smallBuffers gives the connections it accepts small send buffers.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		c.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	}
+	return c, err
 }

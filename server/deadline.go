@@ -148,7 +148,8 @@ func (c *lazyConn) phase(idle bool) {
 }
 
 // connState is fasthttp's ConnState hook: it tells the server's
-// connections where requests begin and end.
+// connections where requests begin and end, and so when an answer sent
+// without a copy has been written.
 func connState(c net.Conn, st fasthttp.ConnState) {
 	lc, ok := c.(*limitConn)
 	if !ok {
@@ -159,5 +160,9 @@ func connState(c net.Conn, st fasthttp.ConnState) {
 		lc.phase(false)
 	case fasthttp.StateIdle:
 		lc.phase(true)
+		if lc.written != nil { // written (or copied into the connection's buffer) by now
+			batchPool.Put(lc.written)
+			lc.written = nil
+		}
 	}
 }

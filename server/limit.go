@@ -55,6 +55,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 type limitConn struct {
 	lazyConn
 	tokens  tokenCache // access.go
+	written *batchBuf  // the answer being written, put back in the pool once it is (batch.go)
 	once    sync.Once
 	release func()
 }
