@@ -317,9 +317,7 @@ func (b *EdgeRegionBuilder) Build(ingested time.Time, digest ListDigest) *EdgeRe
 		w++
 	}
 	yellow = yellow[:w]
-	r := &EdgeRegion{Name: b.name, ListDate: b.date, Covered: true, Ingested: ingested, Digest: digest,
-		salt: b.salt, k0: b.k0, k1: b.k1, fpr: b.fpr,
-		red: newEdgeBloom(len(red), b.fpr), yellow: newEdgeBloom(len(yellow), b.fpr)}
+	r := b.part(ingested, digest, len(red), len(yellow))
 	for _, h := range red {
 		r.red.add(h[0], h[1])
 	}
@@ -327,6 +325,39 @@ func (b *EdgeRegionBuilder) Build(ingested time.Time, digest ListDigest) *EdgeRe
 		r.yellow.add(h[0], h[1])
 	}
 	return r
+}
+
+// Hash is the salted hash the part's filters take for id, a valid ID as
+// the parser passed it (trimmed, IDLen bytes): what Add computes, for a
+// caller that merges a list by person itself and then calls BuildDistinct.
+func (b *EdgeRegionBuilder) Hash(id *[IDLen]byte) uint64 {
+	h1, _ := edgeHash(b.k0, b.k1, id[:])
+	return h1
+}
+
+// BuildDistinct is Build for hashes (Hash) already merged by person: red
+// holds each person the list gives red once, yellow each other person
+// once. Nothing is sorted, so the part costs the filters' inserts alone
+// (BenchmarkIngest); the filters are those Build makes of the same people.
+// Whatever Add collected is dropped.
+func (b *EdgeRegionBuilder) BuildDistinct(ingested time.Time, digest ListDigest, red, yellow []uint64) *EdgeRegion {
+	b.red, b.yellow = nil, nil
+	r := b.part(ingested, digest, len(red), len(yellow))
+	for _, h := range red {
+		r.red.add(h, h*edgeH2)
+	}
+	for _, h := range yellow {
+		r.yellow.add(h, h*edgeH2)
+	}
+	return r
+}
+
+// part is the region's part with empty filters sized for red and yellow
+// people.
+func (b *EdgeRegionBuilder) part(ingested time.Time, digest ListDigest, red, yellow int) *EdgeRegion {
+	return &EdgeRegion{Name: b.name, ListDate: b.date, Covered: true, Ingested: ingested, Digest: digest,
+		salt: b.salt, k0: b.k0, k1: b.k1, fpr: b.fpr,
+		red: newEdgeBloom(red, b.fpr), yellow: newEdgeBloom(yellow, b.fpr)}
 }
 
 func cmpHash(a, b [2]uint64) int {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,7 @@ func (s *Store) EdgeFPR() (float64, error) {
 type edgeBuild struct {
 	b    *engine.EdgeRegionBuilder
 	part *engine.EdgeRegion
+	file []byte // part, marshalled in the parse goroutine (in parallel)
 	err  error
 }
 
@@ -92,40 +94,43 @@ func (s *Store) newEdgeBuild(region string, date engine.Day, dry bool) *edgeBuil
 	return e
 }
 
-// onValid is the ParseOptions.OnValid hook (nil when e is nil).
-func (e *edgeBuild) onValid() func(id []byte, c engine.Status) {
+// builder is the part's builder for parse (nil when e is nil or failed).
+func (e *edgeBuild) builder() *engine.EdgeRegionBuilder {
 	if e == nil || e.err != nil {
 		return nil
 	}
-	return func(id []byte, c engine.Status) {
-		if err := e.b.Add(id, c); err != nil && e.err == nil {
-			e.err = err
-		}
-	}
+	return e.b
 }
 
 // finish builds the part once the file is accepted, binding it to the
-// pseudonymised records, and drops the collected hashes. Its counts must
-// be the records' (the same merge rules on the same rows).
-func (e *edgeBuild) finish(records []Record) {
+// pseudonymised records, from the people's edge hashes parse returned
+// (one a record, in their order; reordered here). Its counts must be the
+// records'.
+func (e *edgeBuild) finish(records []Record, hashes []uint64) {
 	if e == nil || e.err != nil {
 		return
 	}
+	if len(hashes) != len(records) {
+		e.err = fmt.Errorf("edge filter: %d hashes for %d people", len(hashes), len(records))
+		return
+	}
 	var d engine.ListDigest
-	red, yellow := 0, 0
-	for _, r := range records {
+	red := 0 // the red people's hashes first, then the yellow ones'
+	for k, r := range records {
 		d.Add(r.P, r.Color)
 		if r.Color == engine.Red {
+			hashes[red], hashes[k] = hashes[k], hashes[red]
 			red++
-		} else {
-			yellow++
 		}
 	}
-	e.part = e.b.Build(time.Now(), d)
+	yellow := len(records) - red
+	e.part = e.b.BuildDistinct(time.Now(), d, hashes[:red], hashes[red:])
 	e.b = nil
 	if r, y := e.part.Counts(); r != red || y != yellow {
 		e.err = fmt.Errorf("edge filter holds %d red and %d yellow, the list %d and %d", r, y, red, yellow)
+		return
 	}
+	e.file, e.err = e.part.MarshalBinary()
 }
 
 // writeEdge stores the part crash-safely; called before the snapshot that
@@ -137,24 +142,32 @@ func (s *Store) writeEdge(e *edgeBuild) error {
 	if e.err != nil {
 		return fmt.Errorf("edge filter: %w", e.err)
 	}
-	b, err := e.part.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(filepath.Join(s.Dir, EdgePartName(e.part.Name, e.part.ListDate, e.part.Digest)), b, 0o640)
+	return WriteFileAtomic(filepath.Join(s.Dir, EdgePartName(e.part.Name, e.part.ListDate, e.part.Digest)), e.file, 0o640)
 }
 
 // removeUnusedEdge deletes the parts no region of the committed snapshot
 // uses (replaced lists, or left by a crash or a failed write before a
-// commit). snap nil: no snapshot yet. Only called with the lock held.
-func (s *Store) removeUnusedEdge(snap *engine.Snapshot) {
-	keep := map[string]bool{}
-	for i := range snapRegions(snap) {
-		if r := snap.Regions()[i]; r.ListDate != engine.NoDay {
-			keep[EdgePartName(r.Name, r.ListDate, snap.RegionDigest(i))] = true
-		}
-	}
+// commit). snap nil: no snapshot yet. known holds the digests of the lists
+// just ingested, by region; another region's digest is computed from the
+// snapshot (a pass over its list) only when a part of its list date is
+// there to judge. Only called with the lock held.
+func (s *Store) removeUnusedEdge(snap *engine.Snapshot, known map[string]engine.ListDigest) {
 	parts, _ := filepath.Glob(filepath.Join(s.Dir, "edge-*.bin"))
+	keep := map[string]bool{}
+	for i, r := range snapRegions(snap) {
+		if r.ListDate == engine.NoDay {
+			continue
+		}
+		d, ok := known[r.Name]
+		if !ok {
+			prefix := filepath.Join(s.Dir, "edge-"+r.Name+"-"+r.ListDate.String()+"-")
+			if !slices.ContainsFunc(parts, func(p string) bool { return strings.HasPrefix(p, prefix) }) {
+				continue
+			}
+			d = snap.RegionDigest(i)
+		}
+		keep[EdgePartName(r.Name, r.ListDate, d)] = true
+	}
 	for _, p := range parts {
 		if !keep[filepath.Base(p)] {
 			os.Remove(p)

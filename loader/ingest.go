@@ -253,12 +253,12 @@ func (b *batch) parse() {
 				progress = func(n int64) { b.opts.Progress(up.Name, n) }
 			}
 			res.edge = b.s.newEdgeBuild(up.Region, up.Date, b.opts.DryRun)
-			records, prep, err := Parse(up.Body, ParseOptions{
+			records, hashes, prep, err := parse(up.Body, ParseOptions{
 				Key: b.s.Key, Calendar: b.s.Calendar, Date: up.Date, MaxInvalid: b.opts.MaxInvalid,
-				MaxBytes: b.opts.MaxBytes, Gzip: up.Gzip, Progress: progress, OnValid: res.edge.onValid(),
-			})
+				MaxBytes: b.opts.MaxBytes, Gzip: up.Gzip, Progress: progress,
+			}, res.edge.builder())
 			if err == nil {
-				res.edge.finish(records)
+				res.edge.finish(records, hashes)
 			}
 			prep.File, prep.Region, prep.Date = rep.File, rep.Region, rep.Date
 			*rep = *prep
@@ -299,45 +299,28 @@ func (b *batch) commit() (*engine.Snapshot, error) {
 		}
 	}
 	built := time.Now() // also when the fresh lists were ingested
-	eb, err := engine.NewBuilder(engine.Options{
-		Key: s.Key, Regions: s.Regions, Calendar: s.Calendar, Version: nextVersion(cur), Built: built,
-		Trust: trustOf(cur), // issuer.go: the trust list carries over
-	})
-	if err != nil {
-		return nil, err
-	}
-	for i, name := range s.Regions {
-		res := fresh[name]
-		if res == nil {
-			if cur != nil && cur.RegionIndex(name) >= 0 {
-				if err := eb.AddRegion(i, cur, cur.RegionIndex(name)); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		}
-		eb.Grow(len(res.records))
-		for _, r := range res.records {
-			if err := eb.Add(i, r.P, r.Color, r.Since); err != nil {
-				return nil, fmt.Errorf("region %s: %w", name, err)
-			}
-		}
-		if err := eb.SetListDate(i, dates[name]); err != nil {
-			return nil, err
-		}
-		if err := eb.SetIngested(i, built); err != nil { // AddRegion carries the others'
-			return nil, err
-		}
-	}
-	snap := eb.Build()
-	file, err := snap.MarshalBinary()
-	if err == nil {
-		err = engine.Sign(file, s.Signing)
-	}
+	// The edge parts are written (and synced) by one goroutine, in region
+	// order, while this one builds and signs the snapshot: the fsyncs wait
+	// on the disk, not the CPU. The snapshot is committed only after them.
+	var parts []*edgeBuild
 	for _, name := range s.Regions {
-		if res := fresh[name]; res != nil && err == nil {
-			err = s.writeEdge(res.edge) // before the commit that lists it
+		if res := fresh[name]; res != nil {
+			parts = append(parts, res.edge)
 		}
+	}
+	edgeDone := make(chan error, 1)
+	go func() {
+		var err error
+		for _, e := range parts {
+			if err = s.writeEdge(e); err != nil {
+				break
+			}
+		}
+		edgeDone <- err
+	}()
+	snap, file, err := b.build(cur, fresh, dates, built)
+	if eerr := <-edgeDone; err == nil {
+		err = eerr
 	}
 	if err == nil {
 		crashPoint("ingest: edge parts written")
@@ -345,7 +328,7 @@ func (b *batch) commit() (*engine.Snapshot, error) {
 	}
 	if err != nil {
 		// The live snapshot stays; so do only its parts.
-		s.removeUnusedEdge(cur)
+		s.removeUnusedEdge(cur, nil)
 		err = fmt.Errorf("storing the new lists (the current ones stay live): %w", err)
 		for _, r := range b.reports {
 			if r.Accepted {
@@ -355,8 +338,74 @@ func (b *batch) commit() (*engine.Snapshot, error) {
 		return nil, err
 	}
 	crashPoint("ingest: committed")
-	s.removeUnusedEdge(snap)
+	known := make(map[string]engine.ListDigest, len(fresh))
+	for name, res := range fresh {
+		if res.edge != nil && res.edge.part != nil {
+			known[name] = res.edge.part.Digest
+		}
+	}
+	s.removeUnusedEdge(snap, known)
 	return snap, nil
+}
+
+// build makes and signs the next snapshot: the fresh lists, and the other
+// regions' lists carried over from cur.
+func (b *batch) build(cur *engine.Snapshot, fresh map[string]*parsed, dates map[string]engine.Day, built time.Time) (*engine.Snapshot, []byte, error) {
+	s := b.s
+	eb, err := engine.NewBuilder(engine.Options{
+		Key: s.Key, Regions: s.Regions, Calendar: s.Calendar, Version: nextVersion(cur), Built: built,
+		Trust: trustOf(cur), // issuer.go: the trust list carries over
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	// One allocation for every record the builder takes, not one a region.
+	total := 0
+	for _, name := range s.Regions {
+		if res := fresh[name]; res != nil {
+			total += len(res.records)
+		} else if j := snapRegion(cur, name); j >= 0 {
+			total += cur.Regions()[j].Red + cur.Regions()[j].Yellow
+		}
+	}
+	eb.Grow(total)
+	for i, name := range s.Regions {
+		res := fresh[name]
+		if res == nil {
+			if j := snapRegion(cur, name); j >= 0 {
+				if err := eb.AddRegion(i, cur, j); err != nil {
+					return nil, nil, err
+				}
+			}
+			continue
+		}
+		for _, r := range res.records {
+			if err := eb.Add(i, r.P, r.Color, r.Since); err != nil {
+				return nil, nil, fmt.Errorf("region %s: %w", name, err)
+			}
+		}
+		if err := eb.SetListDate(i, dates[name]); err != nil {
+			return nil, nil, err
+		}
+		if err := eb.SetIngested(i, built); err != nil { // AddRegion carries the others'
+			return nil, nil, err
+		}
+	}
+	snap := eb.Build()
+	file, err := snap.MarshalBinary()
+	if err == nil {
+		err = engine.Sign(file, s.Signing)
+	}
+	return snap, file, err
+}
+
+// snapRegion is the index of region name in snap, -1 if none (or no
+// snapshot).
+func snapRegion(snap *engine.Snapshot, name string) int {
+	if snap == nil {
+		return -1
+	}
+	return snap.RegionIndex(name)
 }
 
 // reject marks file i rejected for a reason found outside the parser.

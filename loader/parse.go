@@ -94,8 +94,17 @@ type ParseOptions struct {
 // person in the records returned, plus fixed buffers of about 300 KiB;
 // rows do not allocate (docs/daily-files.md, "Memory").
 func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
+	recs, _, rep, err := parse(r, opts, nil)
+	return recs, rep, err
+}
+
+// parse is Parse that, with edge set, also hashes each valid row's ID for
+// the edge part edge builds, as the row is read, and returns one hash a
+// person, in the records' order (people.go).
+func parse(r io.Reader, opts ParseOptions, edge *engine.EdgeRegionBuilder) ([]Record, []uint64, *Report, error) {
 	start := time.Now()
 	p := &parser{opts: opts, rep: &Report{}, sinceCol: -1}
+	p.people.edge = edge
 	if p.opts.Calendar == nil {
 		p.opts.Calendar = engine.DefaultCalendar
 	}
@@ -125,14 +134,14 @@ func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
 	if cause != nil {
 		onValid = nil // rejected: nobody needs the rest
 	}
-	recs := p.people.records(rep, onValid)
+	recs, hashes := p.people.records(rep, onValid)
 	rep.Seconds = time.Since(start).Seconds()
 	if cause != nil {
 		rep.Accepted, rep.Reason = false, reason
-		return nil, rep, &RejectError{Report: rep, cause: cause}
+		return nil, nil, rep, &RejectError{Report: rep, cause: cause}
 	}
 	rep.Accepted = true
-	return recs, rep, nil
+	return recs, hashes, rep, nil
 }
 
 const (

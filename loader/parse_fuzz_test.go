@@ -169,7 +169,7 @@ func FuzzPeople(f *testing.F) {
 			}
 		}
 		var rep Report
-		recs := tab.records(&rep, onValid)
+		recs, _ := tab.records(&rep, onValid)
 		var exp []Record
 		dups, conflicts := 0, 0
 		wantSeen := map[string]bool{}

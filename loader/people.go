@@ -24,6 +24,12 @@ import "github.com/yrd-hcx/hcx/engine"
 // by the people: at most the rows held before the first early merge, and
 // two a person after it.
 //
+// With edge set, each row also carries its ID's salted hash for the edge
+// filter (engine.EdgeRegionBuilder.Hash), computed as the row is parsed,
+// and the merges keep one a person beside the run: the part is then built
+// from the merged people, with no second sort of its own and no callback
+// (BenchmarkIngest).
+//
 // Not safe for concurrent use.
 type people struct {
 	pending chunks       // rows since the last merge
@@ -32,6 +38,9 @@ type people struct {
 	spare   []Record     // the run before the last merge, reused as the next output
 	est     distinct     // how many people the rows so far hold, roughly
 
+	edge         *engine.EdgeRegionBuilder // nil: no edge hashes
+	runH, spareH []uint64                  // with edge: the run's people's edge hashes, and spare's
+
 	nextCheck int  // held rows at which to compare them with est again
 	deferred  bool // after an early merge: OnValid waits for the merges
 	min       int  // rows that may wait whatever the people; 0: minPending (FuzzPeople makes it small)
@@ -39,11 +48,13 @@ type people struct {
 	duplicates, conflicts int
 }
 
-// pendingRow is a valid row waiting for a merge: its pseudonym, and its
-// colour, since and (once OnValid is deferred) its ID, packed. 16 bytes.
+// pendingRow is a valid row waiting for a merge: its pseudonym, its
+// colour, since and (once OnValid is deferred) its ID, packed, and (with
+// people.edge) its edge hash. 24 bytes.
 type pendingRow struct {
 	p      engine.Pseudonym
 	packed uint64 // id (bits 0-46, packID) | since (47-62, packSince) | red (63)
+	h      uint64 // edge hash, 0 without people.edge
 }
 
 func (r pendingRow) color() engine.Status {
@@ -76,8 +87,11 @@ func (t *people) add(p engine.Pseudonym, c engine.Status, since engine.Day, id [
 	if c == engine.Red {
 		r.packed |= 1 << 63
 	}
+	if t.edge != nil {
+		r.h = t.edge.Hash((*[engine.IDLen]byte)(id))
+	}
 	v, ok := uint64(0), false
-	if t.deferred {
+	if t.deferred && onValid != nil {
 		v, ok = packID(id)
 	}
 	if !ok {
@@ -133,17 +147,29 @@ func (t *people) merge(onValid func([]byte, engine.Status), final bool) {
 	if cap(out) < need {
 		t.spare, out = nil, make([]Record, 0, need)
 	}
+	// The edge hashes follow the records, one a person (a person's rows
+	// all have the same ID, hence the same hash).
+	hashed, runH, outH := t.edge != nil, t.runH, t.spareH[:0]
+	if hashed && cap(outH) < need {
+		t.spareH, outH = nil, make([]uint64, 0, need)
+	}
 	var idb [engine.IDLen]byte
 	i := 0
 	for j := 0; j < len(pending); {
 		p := pending[j].p
 		for i < len(run) && run[i].P < p {
 			out = append(out, run[i])
+			if hashed {
+				outH = append(outH, runH[i])
+			}
 			i++
 		}
-		cur := Record{P: p}
+		cur, h := Record{P: p}, pending[j].h
 		if i < len(run) && run[i].P == p {
 			cur = run[i]
+			if hashed {
+				h = runH[i]
+			}
 			i++
 		}
 		for ; j < len(pending) && pending[j].p == p; j++ {
@@ -153,12 +179,18 @@ func (t *people) merge(onValid func([]byte, engine.Status), final bool) {
 			}
 		}
 		out = append(out, cur)
+		if hashed {
+			outH = append(outH, h)
+		}
 	}
 	out = append(out, run[i:]...)
 	t.run, t.spare = out, run
+	if hashed {
+		t.runH, t.spareH = append(outH, runH[i:]...), runH
+	}
 	t.sorted = pending[:0]
 	if final {
-		t.spare, t.sorted = nil, nil
+		t.spare, t.sorted, t.spareH = nil, nil, nil
 	}
 }
 
@@ -202,10 +234,11 @@ func earlierSince(a, b engine.Day) engine.Day {
 
 // records merges what is pending and returns the people, sorted by
 // pseudonym, filling in the report's counts; it empties t. onValid is as
-// for add.
-func (t *people) records(rep *Report, onValid func([]byte, engine.Status)) []Record {
+// for add. With t.edge, hashes are the people's edge hashes, in the same
+// order.
+func (t *people) records(rep *Report, onValid func([]byte, engine.Status)) (out []Record, hashes []uint64) {
 	t.merge(onValid, true)
-	out := t.run
+	out, hashes = t.run, t.runH
 	rep.Duplicates, rep.Conflicts, rep.Records = t.duplicates, t.conflicts, len(out)
 	*t = people{}
 	for i := range out {
@@ -217,9 +250,9 @@ func (t *people) records(rep *Report, onValid func([]byte, engine.Status)) []Rec
 		out[i].seen = 0
 	}
 	if len(out) == 0 {
-		return nil
+		return nil, nil
 	}
-	return out
+	return out, hashes
 }
 
 // packSince packs a since day (engine.MinSince..MaxSince, or NoDay) in 16
