@@ -1,9 +1,11 @@
 package loader
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -235,18 +237,24 @@ func daysString(n int) string {
 }
 
 // parse reads the files judge let through, in parallel (they are
-// independent: BenchmarkIngest, four files on two cores).
+// independent: BenchmarkIngest, four files on two cores), as many at once
+// as there are cores, the largest first where the sizes are known (files
+// on disk): then the cores finish together, rather than one parsing the
+// last large file alone.
 func (b *batch) parse() {
+	var todo []int
+	for _, i := range b.order {
+		if b.parsed[i] != nil {
+			todo = append(todo, i)
+		}
+	}
+	slices.SortStableFunc(todo, func(x, y int) int { return cmp.Compare(bodySize(b.ups[y].Body), bodySize(b.ups[x].Body)) })
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	for _, i := range b.order {
-		res := b.parsed[i]
-		if res == nil {
-			continue
-		}
-		up, rep := &b.ups[i], b.reports[i]
+	for _, i := range todo {
+		res, up, rep := b.parsed[i], &b.ups[i], b.reports[i]
+		sem <- struct{}{}
 		wg.Go(func() {
-			sem <- struct{}{}
 			defer func() { <-sem }()
 			progress := func(int64) {}
 			if b.opts.Progress != nil {
@@ -271,6 +279,20 @@ func (b *batch) parse() {
 			b.rejected = append(b.rejected, res.err)
 		}
 	}
+}
+
+// bodySize is how many bytes r holds, if it knows (a regular file, a
+// bytes.Reader); 0 if not.
+func bodySize(r io.Reader) int64 {
+	switch r := r.(type) {
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	case interface{ Len() int }:
+		return int64(r.Len())
+	}
+	return 0
 }
 
 // commit judges the parsed files against the state now live, under the
