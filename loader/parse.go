@@ -89,8 +89,8 @@ type ParseOptions struct {
 //
 // Parse is safe for concurrent use on different readers. Rows are merged
 // by person as they are read (people.go), so memory follows the distinct
-// people, not the rows: about 32 bytes a row at the peak for a file of
-// distinct people, about 100 a person for one that repeats them, 16 a
+// people, not the rows: about 48 bytes a row at the peak for a file of
+// distinct people, about 150 a person for one that repeats them, 16 a
 // person in the records returned, plus fixed buffers of about 300 KiB;
 // rows do not allocate (docs/daily-files.md, "Memory").
 func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {

@@ -143,6 +143,42 @@ func TestPeopleMerge(t *testing.T) {
 				t.Fatalf("OnValid called %d times for %d people in %d rows (bound %d)", calls, len(want), c.rows, bound)
 			}
 			t.Logf("%d rows, %d people: OnValid called %d times", c.rows, len(want), calls)
+
+			// The edge hashes parse carries beside the records, one a
+			// person, build the part the IDs OnValid sees build when added
+			// one by one (engine.EdgeRegionBuilder.Build dedupes them), in
+			// the same parse.
+			salt := [engine.EdgeSaltSize]byte{byte(c.people), byte(c.rows), 7}
+			viaAdd, err := engine.NewEdgeRegionBuilder("sh", testCal.Today(), salt, 1e-5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			viaHash, _ := engine.NewEdgeRegionBuilder("sh", testCal.Today(), salt, 1e-5)
+			opts.OnValid = func(id []byte, c engine.Status) {
+				if err := viaAdd.Add(id, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recs, hashes, _, err := parse(strings.NewReader(b.String()), opts, viaHash)
+			if err != nil || !slices.Equal(recs, wantRecs) || len(hashes) != len(recs) {
+				t.Fatalf("with edge hashes: %v, %d records, %d hashes, want %d", err, len(recs), len(hashes), len(wantRecs))
+			}
+			for i, r := range recs {
+				id := ids[slices.IndexFunc(ids, func(id string) bool { p, _ := testKey.Parse(testCal, id); return p == r.P })]
+				if h := viaHash.Hash((*[engine.IDLen]byte)([]byte(id))); hashes[i] != h {
+					t.Fatalf("record %d: edge hash %x, want %x", i, hashes[i], h)
+				}
+			}
+			e := &edgeBuild{b: viaHash}
+			e.finish(recs, hashes)
+			if e.err != nil {
+				t.Fatal(e.err)
+			}
+			got, _ := e.part.MarshalBinary()
+			wantPart, _ := viaAdd.Build(e.part.Ingested, e.part.Digest).MarshalBinary()
+			if !bytes.Equal(got, wantPart) {
+				t.Fatalf("the edge part from the merged hashes differs from the one built by Add (%d, %d bytes)", len(got), len(wantPart))
+			}
 		})
 	}
 }
