@@ -248,9 +248,11 @@ func (s *Snapshot) RegionDigest(i int) ListDigest {
 }
 
 // EdgeRegionBuilder builds one region's edge part from the raw IDs of its
-// daily file, while they are at hand (loader.ParseOptions.OnValid). It holds
-// only the salted hashes (16 bytes a row), never an ID. Not safe for
-// concurrent use.
+// daily file, while they are at hand: Add and Build take the rows as they
+// come and merge them (16 bytes a row), Hash and BuildDistinct let a
+// caller that merges the rows by person itself (the loader's parser) keep
+// one hash a person beside its own records. It holds only salted hashes,
+// never an ID. Not safe for concurrent use.
 type EdgeRegionBuilder struct {
 	name        string
 	date        Day
