@@ -188,18 +188,6 @@ func (b *Builder) Build() *Snapshot {
 	}
 	s.keys = make([]uint64, 0, distinct)
 	s.since = make([]uint16, 0, distinct)
-	// The bloom filter's size depends only on the count: it is worked out
-	// (a numeric search, a tenth of the build at n=1e6) on another core
-	// while the records are merged.
-	var bloomM, bloomK uint64
-	var sized chan struct{}
-	if b.opts.BloomFPR > 0 && distinct > 0 {
-		sized = make(chan struct{})
-		go func() {
-			bloomM, bloomK = bloomSize(distinct, b.opts.BloomFPR)
-			close(sized)
-		}()
-	}
 
 	var color [MaxRegions]Status
 	var since [MaxRegions]uint16
@@ -256,27 +244,17 @@ func (b *Builder) Build() *Snapshot {
 		s.since = append(s.since, msince)
 		lo = hi
 	}
-	// The bloom filter is filled on another core while the bitmaps are
-	// compressed and the index built (they share nothing).
-	var filled chan struct{}
-	if sized != nil {
-		<-sized
-		s.setBloom(bloom.New(uint(bloomM), uint(bloomK)), !b.opts.ExactOnly)
-		filled = make(chan struct{})
-		go func() {
-			for _, p := range s.keys {
-				bloomAdd(s.bloomBits, s.bloomM, s.bloomK, p)
-			}
-			close(filled)
-		}()
-	}
 	for _, bm := range s.allBitmaps() {
 		bm.RunOptimize()
 	}
-	s.index()
-	if filled != nil {
-		<-filled
+	if b.opts.BloomFPR > 0 && len(s.keys) > 0 {
+		m, k := bloomSize(len(s.keys), b.opts.BloomFPR)
+		s.setBloom(bloom.New(uint(m), uint(k)), !b.opts.ExactOnly)
+		for _, p := range s.keys {
+			bloomAdd(s.bloomBits, s.bloomM, s.bloomK, p)
+		}
 	}
+	s.index()
 	return s
 }
 
