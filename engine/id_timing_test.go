@@ -33,3 +33,38 @@ func BenchmarkPseudonym(b *testing.B) {
 	}
 	_ = x
 }
+
+// idPool is a pool of valid ID strings, as the parse benchmarks read them.
+func idPool() []string {
+	r := rand.New(rand.NewPCG(1, 2))
+	pool := make([]string, 1<<16)
+	for i := range pool {
+		pool[i] = randomID(r)
+	}
+	return pool
+}
+
+// BenchmarkValidateID: the validation alone (trim, digits, date, check
+// character), which every lookup and edge check pays before hashing; in
+// WebAssembly it cost 6 to 8 times its native time (BENCHMARKS.md).
+func BenchmarkValidateID(b *testing.B) {
+	pool := idPool()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := validate(testCal, pool[i&(len(pool)-1)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSip17: one SipHash-2-4 of a 17-digit body, as a pseudonym and
+// each region of an edge check compute it.
+func BenchmarkSip17(b *testing.B) {
+	pool := idPool()
+	var x uint64
+	for i := 0; b.Loop(); i++ {
+		s := pool[i&(len(pool)-1)]
+		x ^= sip17(testKey.k0, testKey.k1, load64(s[0:8]), load64(s[8:16]), s[16])
+	}
+	_ = x
+}
