@@ -612,11 +612,11 @@ func (f *EdgeFilter) CheckIDAt(id ID, now time.Time) EdgeResult {
 }
 
 func edgeCheck[T string | []byte](f *EdgeFilter, id T, now int64) EdgeResult {
-	s, err := validate(f.cal, id)
-	if err != nil {
-		return EdgeResult{Err: err.(IDError)}
+	b, e := validate(f.cal, id)
+	if e != 0 {
+		return EdgeResult{Err: e}
 	}
-	return f.probe(load64(s[0:8]), load64(s[8:16]), s[16], now)
+	return f.probe(b.m0, b.m1, b.last, now)
 }
 
 // probe tests the 17 body digits (two little-endian words and the last

@@ -78,13 +78,20 @@ func CheckChar[T string | []byte](body T) byte {
 // Calendar decides which birth dates lie in the future, in the zone whose
 // "today" counts (China Standard Time by default). It caches the newest date
 // known to be in the past, so validating an ID reads the clock only for
-// people born in the last day or two. Safe for concurrent use.
+// people born in the last day or two (NewCalendar reads it once, for the
+// date most IDs are compared with). Safe for concurrent use.
 type Calendar struct {
 	loc *time.Location
 	now func() time.Time
-	// known is a yyyymmdd date that is not after today; dates up to it are
-	// accepted without reading the clock (BenchmarkLookup: time.Now costs as
-	// much as the rest of a lookup).
+	// floor is the yyyymmdd date before the one the clock read when the
+	// calendar was made: never written again, so the test almost every ID
+	// takes is a plain compare (BenchmarkValidateID under wazero and Node:
+	// the atomic load below is a call there that is not inlined).
+	floor int32
+	// known is a newer yyyymmdd date that is not after today, for IDs of
+	// people born since: dates up to it are accepted without reading the
+	// clock (BenchmarkLookup: time.Now costs as much as the rest of a
+	// lookup).
 	known atomic.Int32
 }
 
@@ -101,7 +108,9 @@ func NewCalendar(loc *time.Location, now func() time.Time) *Calendar {
 	if now == nil {
 		now = time.Now
 	}
-	return &Calendar{loc: loc, now: now}
+	c := &Calendar{loc: loc, now: now}
+	c.floor = yesterday(now().In(loc))
+	return c
 }
 
 // DefaultCalendar is China Standard Time on the real clock.
@@ -119,19 +128,33 @@ func (c *Calendar) Today() Day {
 }
 
 // notFuture reports whether yyyymmdd is not after today. The first test
-// inlines; the clock is read only past the cached date.
+// inlines; the clock is read only past the cached dates.
 func (c *Calendar) notFuture(ymd int32) bool {
+	return ymd <= c.floor || c.recent(ymd)
+}
+
+// recent is the test for a date past floor. Kept out of line so that
+// notFuture stays small enough to inline (BenchmarkValidateID: 21
+// instructions more a call natively when it did not).
+//
+//go:noinline
+func (c *Calendar) recent(ymd int32) bool {
 	return ymd <= c.known.Load() || c.readClock(ymd)
 }
 
 func (c *Calendar) readClock(ymd int32) bool {
 	t := c.now().In(c.loc)
 	today := int32(t.Year()*10000 + int(t.Month())*100 + t.Day())
-	// Remember yesterday, not today: the clock may step back a little (up to
-	// a day) and the cache must not accept a date a fresh reading refuses.
-	y := t.AddDate(0, 0, -1)
-	c.known.Store(int32(y.Year()*10000 + int(y.Month())*100 + y.Day()))
+	c.known.Store(yesterday(t))
 	return ymd <= today
+}
+
+// yesterday is the yyyymmdd date before t's. The caches remember yesterday,
+// not today: the clock may step back a little (up to a day) and a cache
+// must not accept a date a fresh reading refuses.
+func yesterday(t time.Time) int32 {
+	y := t.AddDate(0, 0, -1)
+	return int32(y.Year()*10000 + int(y.Month())*100 + y.Day())
 }
 
 // ParseID validates s as Calendar.ParseID does, with today taken from
@@ -149,53 +172,79 @@ func (c *Calendar) ParseIDBytes(b []byte) (ID, error) { return parseID(c, b) }
 
 // trim drops ASCII spaces and tabs from both ends.
 func trim[T string | []byte](s T) T {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+	for len(s) > 0 && blank(s[0]) {
 		s = s[1:]
 	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+	for len(s) > 0 && blank(s[len(s)-1]) {
 		s = s[:len(s)-1]
 	}
 	return s
 }
 
+// blank reports the bytes trim drops.
+func blank(c byte) bool { return c == ' ' || c == '\t' }
+
 // parseID validates s and returns the ID.
 func parseID[T string | []byte](c *Calendar, s T) (ID, error) {
-	s, err := validate(c, s)
-	if err != nil {
-		return 0, err
+	b, e := validate(c, s)
+	if e != 0 {
+		return 0, e
 	}
-	var n uint64
-	for i := range bodyLen {
-		n = n*10 + uint64(s[i]-'0')
-	}
-	return ID(n), nil
+	return b.id(), nil
 }
 
-// validate checks s and returns it trimmed: its first 17 bytes are then the
-// body digits a pseudonym hashes. The lookup hot path calls it directly and
-// never computes the ID's integer value (BenchmarkPseudonym: the serial
-// multiply-add chain cost as much as the rest of the parse).
-func validate[T string | []byte](c *Calendar, s T) (T, error) {
-	s = trim(s)
+// idBody is a valid ID's 17 body digits as validate read them: two
+// little-endian words of eight ASCII digits and the last digit, what a
+// pseudonym and an edge check hash (sip17).
+type idBody struct {
+	m0, m1 uint64
+	last   byte
+}
+
+// id is the body's integer value.
+func (b idBody) id() ID {
+	var n uint64
+	for _, w := range [2]uint64{b.m0, b.m1} {
+		for range 8 {
+			n = n*10 + w&0xff - '0'
+			w >>= 8
+		}
+	}
+	return ID(n*10 + uint64(b.last-'0'))
+}
+
+// validate checks s and returns its body digits as read (the words it
+// tested), or why it is not a valid ID. The lookup and edge-check hot paths
+// hash the words directly: nothing is read twice, the ID's integer value is
+// never computed (BenchmarkPseudonym: the serial multiply-add chain cost as
+// much as the rest of the parse), and a plain IDError is cheaper to return
+// and test than an error interface (BenchmarkEdgeCheck under wazero).
+func validate[T string | []byte](c *Calendar, s T) (idBody, IDError) {
+	if len(s) != IDLen || blank(s[0]) || blank(s[IDLen-1]) {
+		// Only a padded or wrong-length ID pays for the loops
+		// (BenchmarkValidateID under wazero).
+		s = trim(s)
+	}
 	if len(s) != IDLen {
 		if len(s) == 15 && allDigits(s) {
-			return s, ErrIDLegacy
+			return idBody{}, ErrIDLegacy
 		}
-		return s, ErrIDLength
+		return idBody{}, ErrIDLength
 	}
 	// Eight digits at a time: a byte is a digit iff its high nibble is 3
 	// and stays 3 after adding 6.
 	const hi, three, six = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
 	a, b := load64(s[0:8]), load64(s[8:16])
-	if a&hi != three || (a+six)&hi != three || b&hi != three || (b+six)&hi != three || s[16]-'0' > 9 {
-		return s, ErrIDNonDigit
+	last := s[16]
+	if a&hi != three || (a+six)&hi != three || b&hi != three || (b+six)&hi != three || last-'0' > 9 {
+		return idBody{}, ErrIDNonDigit
 	}
 	check := s[bodyLen]
 	if check == 'x' {
 		check = 'X'
 	}
 	if check != 'X' && check-'0' > 9 {
-		return s, ErrIDNonDigit
+		return idBody{}, ErrIDNonDigit
 	}
 	da, db := a-three, b-three // digit values, one per byte
 	const lanes = 0x00FF00FF00FF00FF
@@ -203,17 +252,17 @@ func validate[T string | []byte](c *Calendar, s T) (T, error) {
 	m := int(db>>16&0xff)*10 + int(db>>24&0xff)
 	d := int(db>>32&0xff)*10 + int(db>>40&0xff)
 	if y < 1800 || uint(m-1) >= 12 || d < 1 || d > daysIn(y, m) || !c.notFuture(int32(y*10000+m*100+d)) {
-		return s, ErrIDDate
+		return idBody{}, ErrIDDate
 	}
 	// The weighted sum four digits per multiply: digits spread into 16-bit
 	// lanes times the weights in reverse lane order leave their dot product
 	// in the top lane (no lane exceeds 4*9*10, so nothing carries).
 	sum := (da&lanes)*wEven0>>48 + (da>>8&lanes)*wOdd0>>48 +
-		(db&lanes)*wEven1>>48 + (db>>8&lanes)*wOdd1>>48 + uint64(s[16]-'0')*2
+		(db&lanes)*wEven1>>48 + (db>>8&lanes)*wOdd1>>48 + uint64(last-'0')*2
 	if checkChars[sum%11] != check {
-		return s, ErrIDCheckDigit
+		return idBody{}, ErrIDCheckDigit
 	}
-	return s, nil
+	return idBody{a, b, last}, 0
 }
 
 // load64 reads 8 bytes little-endian; the compiler turns it into one load.

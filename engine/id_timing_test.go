@@ -51,8 +51,8 @@ func BenchmarkValidateID(b *testing.B) {
 	pool := idPool()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if _, err := validate(testCal, pool[i&(len(pool)-1)]); err != nil {
-			b.Fatal(err)
+		if _, e := validate(testCal, pool[i&(len(pool)-1)]); e != 0 {
+			b.Fatal(e)
 		}
 	}
 }

@@ -76,11 +76,11 @@ func (k Key) ParseBytes(cal *Calendar, b []byte) (Pseudonym, error) {
 }
 
 func pseudonymOf[T string | []byte](k Key, cal *Calendar, s T) (Pseudonym, error) {
-	s, err := validate(cal, s)
-	if err != nil {
-		return 0, err
+	b, e := validate(cal, s)
+	if e != 0 {
+		return 0, e
 	}
-	return Pseudonym(sip17(k.k0, k.k1, load64(s[0:8]), load64(s[8:16]), s[16])), nil
+	return Pseudonym(sip17(k.k0, k.k1, b.m0, b.m1, b.last)), nil
 }
 
 // sip17 is SipHash-2-4 specialised to a 17-byte message given as its two
