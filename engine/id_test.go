@@ -96,6 +96,24 @@ func TestCalendarToday(t *testing.T) {
 	}
 }
 
+// The date a Calendar fixes when it is made only ever accepts more quickly:
+// a person born after it is checked against the clock as it is now.
+func TestCalendarClockForward(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, CST)
+	cal := NewCalendar(CST, func() time.Time { return now })
+	tomorrow := withCheck("11010520261128001")
+	if _, err := cal.ParseID(tomorrow); err != ErrIDDate {
+		t.Fatalf("born tomorrow: %v", err)
+	}
+	now = now.Add(24 * time.Hour)
+	if _, err := cal.ParseID(tomorrow); err != nil {
+		t.Fatalf("a day later, born today: %v", err)
+	}
+	if _, err := cal.ParseID(withCheck("11010520261129001")); err != ErrIDDate {
+		t.Fatalf("a day later, born tomorrow: %v", err)
+	}
+}
+
 func TestMask(t *testing.T) {
 	for in, want := range map[string]string{
 		"11010519491231002X":     "1101**********002X",
