@@ -74,9 +74,10 @@ var greenResult = Result{Status: Green, Since: NoDay}
 // inlined, so the ignored result survives).
 func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_ []Hit, touched uint64) {
 	var (
-		ps    [batchGroup]uint64
-		errs  [batchGroup]IDError // 0 for a valid ID
-		maybe [batchGroup]bool    // listed, or a bloom false positive
+		bodies [batchGroup]idBody
+		ps     [batchGroup]uint64
+		errs   [batchGroup]IDError // 0 for a valid ID
+		maybe  [batchGroup]bool    // listed, or a bloom false positive
 	)
 	words, m, k := s.bloomBits, s.bloomM, s.bloomK
 	emit := func(i int, r Result) {
@@ -89,11 +90,17 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 	for base := 0; base < len(ids); base += batchGroup {
 		group := ids[base:min(base+batchGroup, len(ids))]
 		for j, id := range group {
-			p, err := pseudonymOf(s.key, s.cal, id)
-			errs[j], ps[j] = 0, uint64(p)
-			if err != nil {
-				errs[j] = err.(IDError)
-			}
+			bodies[j], errs[j] = validate(s.cal, id)
+		}
+		// Two at a time (sip17x2); an invalid ID's zero body is hashed
+		// too, and ignored.
+		k0, k1 := s.key.k0, s.key.k1
+		j := 0
+		for ; j+1 < len(group); j += 2 {
+			ps[j], ps[j+1] = sip17x2(k0, k1, k0, k1, bodies[j], bodies[j+1])
+		}
+		if j < len(group) {
+			ps[j] = sip17(k0, k1, bodies[j].m0, bodies[j].m1, bodies[j].last)
 		}
 		if s.useBloom {
 			// Touch each valid ID's block: the loads are independent and

@@ -50,7 +50,10 @@ func strs(b [][]byte) []string {
 // contract (docs/http-api.md): lines, a trailing "\r" dropped, blank lines
 // (Unicode white space only) skipped; and it stops past max.
 func FuzzTextIDs(f *testing.F) {
-	for _, s := range []string{"11010519491231002X\n310101199001011234", "a\r\nb\r\n\r\n", " \t\n\u00a0\n\u0085x\n", "\r", "\n\n\n", "x\ry\n", "\x7f\n\x01\n é\n"} {
+	for _, s := range []string{"11010519491231002X\n310101199001011234", "a\r\nb\r\n\r\n", " \t\n\u00a0\n\u0085x\n", "\r", "\n\n\n", "x\ry\n", "\x7f\n\x01\n é\n",
+		// 18-byte lines, the IDs' fast path: plain, CR-ended, blank, and with
+		// a newline inside the first 18 bytes.
+		"110105194912310021\n110105194912310021", "11010519491231002\r\nx", "                  \nx", "1234567\n1234567890\nx", "\n23456789012345678\n", "12345678901234567\n\n"} {
 		f.Add([]byte(s), 5)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, max int) {
