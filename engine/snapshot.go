@@ -259,6 +259,14 @@ func bloomMix(p uint64) uint64 {
 }
 
 func bloomTest(words []uint64, m, k, p uint64) bool {
+	if k == maxBloomK { // DefaultBloomFPR's k
+		return bloomTest7(words, m, p)
+	}
+	return bloomTestAny(words, m, k, p)
+}
+
+// bloomTestAny is bloomTest for any k.
+func bloomTestAny(words []uint64, m, k, p uint64) bool {
 	blk := words[bloomBlock(p, m):][:blockWords]
 	// No early exit: with half the bits set, whether the next probe hits is
 	// a coin toss, and mispredicted branches cost more than the few extra
@@ -277,6 +285,23 @@ func bloomTest(words []uint64, m, k, p uint64) bool {
 		g >>= blockShift
 	}
 	return all&1 != 0
+}
+
+// bloomTest7 is bloomTest for k = 7 unrolled: the seven positions are
+// read from g at once and their words ANDed as a tree, not in a chain
+// (BenchmarkBloomTest, blocks mostly in the second-level cache: 15-19 ns
+// against 22-24 for the loop, under load).
+func bloomTest7(words []uint64, m, p uint64) bool {
+	blk := words[bloomBlock(p, m):][:blockWords]
+	g := bloomMix(p)
+	a := blk[g>>6&7] >> (g & 63)
+	b := blk[g>>15&7] >> (g >> 9 & 63)
+	c := blk[g>>24&7] >> (g >> 18 & 63)
+	d := blk[g>>33&7] >> (g >> 27 & 63)
+	e := blk[g>>42&7] >> (g >> 36 & 63)
+	f := blk[g>>51&7] >> (g >> 45 & 63)
+	h := blk[g>>60&7] >> (g >> 54 & 63)
+	return (a&b)&(c&d)&(e&f)&h&1 != 0
 }
 
 func bloomAdd(words []uint64, m, k, p uint64) {

@@ -309,3 +309,37 @@ func TestAddRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestBloomTest7: the unrolled test answers as the loop does, for keys
+// added and keys not, on a filter of DefaultBloomFPR's k.
+func TestBloomTest7(t *testing.T) {
+	const n = 50000
+	m, k := bloomSize(n, DefaultBloomFPR)
+	if k != maxBloomK {
+		t.Fatalf("k = %d at the default rate: bloomTest7 is never used", k)
+	}
+	words := make([]uint64, m/64)
+	r := rand.New(rand.NewPCG(7, 8))
+	added := make([]uint64, n)
+	for i := range added {
+		added[i] = r.Uint64()
+		bloomAdd(words, m, k, added[i])
+	}
+	yes := 0
+	for i := range 4 * n {
+		p := r.Uint64()
+		if i < n {
+			p = added[i]
+		}
+		got, want := bloomTest7(words, m, p), bloomTestAny(words, m, k, p)
+		if got != want {
+			t.Fatalf("%#x: unrolled %v, loop %v", p, got, want)
+		}
+		if got {
+			yes++
+		}
+	}
+	if yes < n || yes > n+n/10 {
+		t.Fatalf("%d of %d keys pass (%d added)", yes, 4*n, n)
+	}
+}
