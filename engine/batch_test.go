@@ -56,7 +56,7 @@ func TestBatchMatchesLookup(t *testing.T) {
 	for _, o := range []struct {
 		name string
 		opts Options
-	}{{"bloom", Options{}}, {"exact only", Options{ExactOnly: true}}, {"no bloom", Options{BloomFPR: -1}}} {
+	}{{"bloom", Options{}}, {"bloom of another k", Options{BloomFPR: 0.001}}, {"exact only", Options{ExactOnly: true}}, {"no bloom", Options{BloomFPR: -1}}} {
 		t.Run(o.name, func(t *testing.T) {
 			s, _, listed := randomSnapshot(t, 7, 3000, 5, o.opts)
 			r := rand.New(rand.NewPCG(3, 4))

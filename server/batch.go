@@ -85,34 +85,20 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	if isJSON {
 		out = append(out, `{"results":[`...)
 	}
-	n := 0 // answers written
-	put := func(i int, r engine.Result) {
-		if isJSON && n > 0 {
-			out = append(out, ',')
-		}
-		n++
-		at := len(out)
-		out = answer.AppendJSON(out, st.view, ids[i], r)
-		if screen {
-			out = insertPosition(out, at, i)
-		}
-		if !isJSON {
-			out = append(out, '\n')
-		}
-	}
+	form := batchForm{isJSON, screen}
 	if screen {
 		// Only the hits come back: a green ID costs no Result.
 		buf.hits = st.snap.ScreenBytes(ids, slices.Grow(buf.hits[:0], len(ids)))
 		tally[engine.Green] = len(ids) - len(buf.hits)
-		for _, h := range buf.hits {
+		for n, h := range buf.hits {
 			tally[h.Status]++
-			put(h.Index, h.Result)
+			out = form.append(out, st.view, n, h.Index, ids[h.Index], h.Result)
 		}
 	} else {
 		buf.res = st.snap.LookupBatchBytes(ids, slices.Grow(buf.res[:0], len(ids))[:len(ids)])
 		for i, r := range buf.res {
 			tally[r.Status]++
-			put(i, r)
+			out = form.append(out, st.view, i, i, ids[i], r)
 		}
 	}
 	s.metrics.lookupTally(tally)
@@ -128,6 +114,28 @@ func (s *Server) batch(ctx *fasthttp.RequestCtx, _ []byte) {
 	}
 	buf.out = out
 	sent = sendPooled(ctx, buf)
+}
+
+// batchForm is how a batch is answered: as JSON or NDJSON, in full or
+// screened.
+type batchForm struct{ json, screen bool }
+
+// append appends the n-th answer, that of the i-th ID: a method, not a
+// closure over out, which kept out in memory (bench/instructions.sh on
+// BenchmarkBatchHandler/text: 994 instructions an ID before, 983 after).
+func (f batchForm) append(out []byte, v *answer.View, n, i int, id []byte, r engine.Result) []byte {
+	if f.json && n > 0 {
+		out = append(out, ',')
+	}
+	at := len(out)
+	out = answer.AppendJSON(out, v, id, r)
+	if f.screen {
+		out = insertPosition(out, at, i)
+	}
+	if !f.json {
+		out = append(out, '\n')
+	}
+	return out
 }
 
 // sendPooled makes buf.out the answer's body without copying it (150 KB for

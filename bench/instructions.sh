@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# instructions.sh PKG BENCH [OPS]: instructions per op of one Go benchmark,
+# counted by valgrind's cachegrind (not timed, so the count does not move
+# with other work on the machine): the benchmark runs twice, for 1,000 ops
+# and for 1,000+OPS, and the difference is divided by OPS, which leaves the
+# set-up out. Compare two builds by running it on each checkout. It counts
+# instructions, not cycles: a cache miss costs one instruction here, so
+# memory-bound changes still need a timed benchmark.
+#
+#	bash bench/instructions.sh ./server 'BenchmarkScreeningHandler/text' 200000
+#
+# A benchmark whose op is one ID of a batch runs whole batches only when
+# OPS is a multiple of the batch size (1,000 here).
+set -euo pipefail
+pkg=$1 bench=$2 ops=${3:-200000}
+command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+bin=$(mktemp -d)/bench.test
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+go test -c -o "$bin" "$pkg"
+count() {
+	valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$bin" \
+		-test.run '^$' -test.bench "$bench" -test.benchtime "${1}x" -test.cpu 1 2>&1 |
+		awk '/I +refs/{gsub(",", "", $NF); print $NF}'
+}
+a=$(count 1000)
+b=$(count $((1000 + ops)))
+awk -v a="$a" -v b="$b" -v n="$ops" -v name="$bench" 'BEGIN{printf "%s: %.1f instructions/op (%d ops)\n", name, (b-a)/n, n}'
