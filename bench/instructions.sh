@@ -5,7 +5,8 @@
 # and for 1,000+OPS, and the difference is divided by OPS, which leaves the
 # set-up out. Compare two builds by running it on each checkout. It counts
 # instructions, not cycles: a cache miss costs one instruction here, so
-# memory-bound changes still need a timed benchmark.
+# memory-bound changes still need a timed benchmark. The collector is off
+# (GOGC=off): when it runs differs between the two runs and would count.
 #
 #	bash bench/instructions.sh ./server 'BenchmarkScreeningHandler/text' 200000
 #
@@ -18,7 +19,7 @@ bin=$(mktemp -d)/bench.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go test -c -o "$bin" "$pkg"
 count() {
-	valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$bin" \
+	GOGC=off valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$bin" \
 		-test.run '^$' -test.bench "$bench" -test.benchtime "${1}x" -test.cpu 1 2>&1 |
 		awk '/I +refs/{gsub(",", "", $NF); print $NF}'
 }

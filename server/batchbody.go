@@ -22,14 +22,28 @@ var newline = []byte{'\n'}
 // (bytes.TrimSpace, Unicode's white space): trimming every line, with
 // bytes.Cut, took 48-93 µs for a 1,000-ID screening's body against 39-47
 // µs (BenchmarkTextIDs, side by side, under load). A line of IDLen bytes
-// is then cut without bytes.IndexByte (newlineIn18): 13.1-14.9 µs against
-// 6.4-7.1 µs, side by side on a quieter machine.
+// that starts printable and does not end in "\r" is then taken as it is,
+// found without bytes.IndexByte (hasNewline): 13.1-14.9 µs against 6.4-7.1
+// µs, side by side on a quieter machine; testing its two ends from the
+// words took BenchmarkScreeningHandler/text from 706 to 689 instructions
+// an ID (bench/instructions.sh).
 func textIDs(body []byte, dst [][]byte, max int) [][]byte {
 	for len(body) > 0 && len(dst) <= max {
+		if len(body) > engine.IDLen && body[engine.IDLen] == '\n' {
+			// The line as three overlapping words: its first and last
+			// bytes are taken from them, not loaded again (a separate
+			// byte load split the first word's load into eight).
+			x := binary.LittleEndian.Uint64(body[0:8])
+			y := binary.LittleEndian.Uint64(body[8:16])
+			z := binary.LittleEndian.Uint64(body[10:18])
+			if printableASCII(byte(x)) && byte(z>>56) != '\r' && !hasNewline(x, y, z) {
+				dst = append(dst, body[:engine.IDLen])
+				body = body[engine.IDLen+1:]
+				continue
+			}
+		}
 		line := body
-		if len(body) > engine.IDLen && body[engine.IDLen] == '\n' && !newlineIn18(body) {
-			line, body = body[:engine.IDLen], body[engine.IDLen+1:]
-		} else if i := bytes.IndexByte(body, '\n'); i >= 0 {
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
 			line, body = body[:i], body[i+1:]
 		} else {
 			body = nil
@@ -37,23 +51,25 @@ func textIDs(body []byte, dst [][]byte, max int) [][]byte {
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
 		}
-		if len(line) > 0 && (line[0] > ' ' && line[0] < utf8.RuneSelf || len(bytes.TrimSpace(line)) > 0) {
+		if len(line) > 0 && (printableASCII(line[0]) || len(bytes.TrimSpace(line)) > 0) {
 			dst = append(dst, line)
 		}
 	}
 	return dst
 }
 
-// newlineIn18 reports whether b[:18] holds a '\n', three overlapping words
-// at a time: x has a zero byte iff (x-0x01..)&^x has a high bit set. An
-// ID's line is recognised by the newline just after it this way, without
-// a call to bytes.IndexByte for every line (whose set-up is most of its
-// cost on 19 bytes; BenchmarkTextIDs).
-func newlineIn18(b []byte) bool {
+// printableASCII reports whether c is a printable ASCII byte, which no
+// trimming removes.
+func printableASCII(c byte) bool { return c > ' ' && c < utf8.RuneSelf }
+
+// hasNewline reports whether any of the words holds a '\n' byte: x has a
+// zero byte iff (x-0x01..)&^x has a high bit set. A line of IDLen bytes
+// is recognised by the newline just after it this way, without a call to
+// bytes.IndexByte, whose set-up is most of its cost on 19 bytes
+// (BenchmarkTextIDs).
+func hasNewline(x, y, z uint64) bool {
 	const ones, highs, nl = 0x0101010101010101, 0x8080808080808080, 0x0a0a0a0a0a0a0a0a
-	x := binary.LittleEndian.Uint64(b[0:8]) ^ nl
-	y := binary.LittleEndian.Uint64(b[8:16]) ^ nl
-	z := binary.LittleEndian.Uint64(b[10:18]) ^ nl
+	x, y, z = x^nl, y^nl, z^nl
 	return ((x-ones)&^x|(y-ones)&^y|(z-ones)&^z)&highs != 0
 }
 
