@@ -156,13 +156,8 @@ func BenchmarkBaselineMapLookup(b *testing.B) {
 // rate (1.1 MB, about the second-level cache), path=loop the general
 // bloomTestAny, path=unrolled bloomTest7, over the same 4,096 keys.
 func BenchmarkBloomTest(b *testing.B) {
-	const n = 1000000
-	m, k := bloomSize(n, DefaultBloomFPR)
-	words := make([]uint64, m/64)
 	r := rand.New(rand.NewPCG(1, 2))
-	for range n {
-		bloomAdd(words, m, k, r.Uint64())
-	}
+	words, m, k, _ := randomBloom(r, 1000000, DefaultBloomFPR)
 	ps := make([]uint64, 4096)
 	for i := range ps {
 		ps[i] = r.Uint64()

@@ -249,16 +249,24 @@ func TestBuilderErrors(t *testing.T) {
 	}
 }
 
+// randomBloom is a blocked filter for n random keys at rate fpr, and the keys.
+func randomBloom(r *rand.Rand, n int, fpr float64) (words []uint64, m, k uint64, keys []uint64) {
+	m, k = bloomSize(n, fpr)
+	words = make([]uint64, m/64)
+	keys = make([]uint64, n)
+	for i := range keys {
+		keys[i] = r.Uint64()
+		bloomAdd(words, m, k, keys[i])
+	}
+	return words, m, k, keys
+}
+
 // TestBloomFalsePositiveRate: the blocked filter keeps its promise, seeded.
 func TestBloomFalsePositiveRate(t *testing.T) {
 	for _, fpr := range []float64{0.01, 0.001} {
 		const n = 200000
-		m, k := bloomSize(n, fpr)
-		words := make([]uint64, m/64)
 		r := rand.New(rand.NewPCG(5, 6))
-		for range n {
-			bloomAdd(words, m, k, r.Uint64())
-		}
+		words, m, k, _ := randomBloom(r, n, fpr)
 		fp := 0
 		const trials = 1000000
 		for range trials {
@@ -314,16 +322,10 @@ func TestAddRegion(t *testing.T) {
 // added and keys not, on a filter of DefaultBloomFPR's k.
 func TestBloomTest7(t *testing.T) {
 	const n = 50000
-	m, k := bloomSize(n, DefaultBloomFPR)
+	r := rand.New(rand.NewPCG(7, 8))
+	words, m, k, added := randomBloom(r, n, DefaultBloomFPR)
 	if k != maxBloomK {
 		t.Fatalf("k = %d at the default rate: bloomTest7 is never used", k)
-	}
-	words := make([]uint64, m/64)
-	r := rand.New(rand.NewPCG(7, 8))
-	added := make([]uint64, n)
-	for i := range added {
-		added[i] = r.Uint64()
-		bloomAdd(words, m, k, added[i])
 	}
 	yes := 0
 	for i := range 4 * n {
