@@ -108,7 +108,7 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 		k0, k1 := s.key.k0, s.key.k1
 		j := 0
 		for ; j+1 < len(group); j += 2 {
-			ps[j], ps[j+1] = sip17x2(k0, k1, k0, k1, bodies[j], bodies[j+1])
+			ps[j], ps[j+1] = sip17x2(k0, k1, &bodies[j], &bodies[j+1])
 		}
 		if j < len(group) {
 			ps[j] = sip17(k0, k1, bodies[j].m0, bodies[j].m1, bodies[j].last)

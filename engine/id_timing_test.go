@@ -89,7 +89,7 @@ func BenchmarkSip17x2(b *testing.B) {
 	b.Run("path=x2", func(b *testing.B) {
 		var x uint64
 		for i := 0; b.Loop(); i += 2 {
-			h, g := sip17x2(k0, k1, k0, k1, bodies[i&(len(bodies)-1)], bodies[(i+1)&(len(bodies)-1)])
+			h, g := sip17x2(k0, k1, &bodies[i&(len(bodies)-1)], &bodies[(i+1)&(len(bodies)-1)])
 			x ^= h ^ g
 		}
 		sinkInt = int(x)

@@ -114,17 +114,21 @@ func sip17(k0, k1, m0, m1 uint64, last byte) uint64 {
 	return v0 ^ v1 ^ v2 ^ v3
 }
 
-// sip17x2 is two sip17 computed side by side, a under key (ka0, ka1) and b
-// under (kb0, kb1): the two dependency chains are interleaved in the
-// instruction stream, so the processor runs one hash's rounds in the other's
-// latency (BenchmarkSip17x2: 33 ns a pair against 39 for two sip17 calls,
-// side by side on the idle machine; BenchmarkLookupBatch's screening 3-8%
-// faster per ID). TestSip17x2 pins it to sip17.
-func sip17x2(ka0, ka1, kb0, kb1 uint64, a, b idBody) (uint64, uint64) {
-	v0, w0 := ka0^0x736f6d6570736575, kb0^0x736f6d6570736575
-	v1, w1 := ka1^0x646f72616e646f6d, kb1^0x646f72616e646f6d
-	v2, w2 := ka0^0x6c7967656e657261, kb0^0x6c7967656e657261
-	v3, w3 := ka1^0x7465646279746573, kb1^0x7465646279746573
+// sip17x2 is two sip17 under one key computed side by side: the two
+// dependency chains are interleaved in the instruction stream, so the
+// processor runs one hash's rounds in the other's latency
+// (BenchmarkSip17x2: 33 ns a pair against 39 for two sip17 calls, side by
+// side on the idle machine; BenchmarkLookupBatch's screening 3-8% faster
+// per ID). The key's initial state is computed once for both and the
+// bodies are passed by pointer (bench/instructions.sh on
+// BenchmarkScreeningHandler/text: 11 instructions an ID fewer than with
+// two keys and the bodies by value). TestSip17x2 pins it to sip17.
+func sip17x2(k0, k1 uint64, a, b *idBody) (uint64, uint64) {
+	v0 := k0 ^ 0x736f6d6570736575
+	v1 := k1 ^ 0x646f72616e646f6d
+	v2 := k0 ^ 0x6c7967656e657261
+	v3 := k1 ^ 0x7465646279746573
+	w0, w1, w2, w3 := v0, v1, v2, v3
 	v3 ^= a.m0
 	w3 ^= b.m0
 	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
