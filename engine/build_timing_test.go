@@ -81,3 +81,26 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMarshal: records/s to encode a built snapshot into its file
+// (unsigned), and the CPU time per encoding.
+func BenchmarkMarshal(b *testing.B) {
+	for _, n := range benchSizes(b) {
+		b.Run(sizeName(n), func(b *testing.B) {
+			bl, _ := NewBuilder(Options{Key: testKey})
+			bl.recs = benchRecords(n)
+			s := bl.Build()
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			for b.Loop() {
+				if _, err := s.MarshalBinary(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(s.Len())*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			if cpu := processCPU() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
+}
