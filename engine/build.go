@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -151,8 +153,43 @@ func (b *Builder) Add(i int, p Pseudonym, c Status, since Day) error {
 
 // Build sorts and merges the records into a Snapshot. The builder is empty
 // afterwards and may be reused.
-func (b *Builder) Build() *Snapshot {
-	recs := sortRecords(b.recs)
+//
+// A large build is shared by the cores (buildWorkers): the records are
+// sorted on the top bits of their pseudonyms, so each worker takes the
+// people of one range of pseudonyms (a segment) and writes its people's
+// ordinals, keys, since codes, overflow and bloom bits where they lie; its
+// bitmaps are then joined to the others' (BenchmarkBuild, BenchmarkIngest
+// rows=1e7). The snapshot is the one a single worker builds, to the byte
+// (TestBuildWorkers).
+func (b *Builder) Build() *Snapshot { return b.build(buildWorkers(len(b.recs))) }
+
+// buildWorkers is how many goroutines share a build of n records: a power
+// of two, at most one a core and 8, and one for a build too small to gain.
+func buildWorkers(n int) int {
+	w := 1
+	if n >= 1<<16 {
+		for w < 8 && 2*w <= runtime.GOMAXPROCS(0) {
+			w *= 2
+		}
+	}
+	return w
+}
+
+// segment is one worker's share of a build: the sorted records of one
+// range of pseudonyms, and what it makes of them.
+type segment struct {
+	recs     []record
+	base     int // the ordinal of its first person
+	distinct int // its people
+	// its people's bitmaps, in allBitmaps' order, and overflow entries
+	bitmaps    []*roaring.Bitmap
+	overKey    []uint64
+	overSince  []uint16
+	firstBlock uint64 // the bloom block of its first person, if any
+}
+
+func (b *Builder) build(workers int) *Snapshot {
+	recs, bounds := sortRecords(b.recs, workers)
 	b.recs = nil
 
 	nreg := len(b.regions)
@@ -166,8 +203,6 @@ func (b *Builder) Build() *Snapshot {
 			Key:     b.opts.Key.Fingerprint(),
 			Regions: slices.Clone(b.regions),
 		},
-		red:       roaring.New(),
-		yellow:    roaring.New(),
 		regRed:    make([]*roaring.Bitmap, nreg),
 		regYellow: make([]*roaring.Bitmap, nreg),
 	}
@@ -177,20 +212,79 @@ func (b *Builder) Build() *Snapshot {
 	if s.trust == nil {
 		s.trust = &TrustList{}
 	}
-	for i := range nreg {
-		s.regRed[i], s.regYellow[i] = roaring.New(), roaring.New()
-	}
+	segs := make([]segment, len(bounds)-1)
+	parallel(len(segs), func(w int) {
+		seg := &segs[w]
+		seg.recs = recs[bounds[w]:bounds[w+1]]
+		for i := range seg.recs {
+			if i == 0 || seg.recs[i].p != seg.recs[i-1].p {
+				seg.distinct++
+			}
+		}
+	})
 	distinct := 0
-	for i := range recs {
-		if i == 0 || recs[i].p != recs[i-1].p {
-			distinct++
+	for w := range segs {
+		segs[w].base = distinct
+		distinct += segs[w].distinct
+	}
+	s.keys = make([]uint64, distinct)
+	s.since = make([]uint16, distinct)
+	if b.opts.BloomFPR > 0 && distinct > 0 {
+		m, k := bloomSize(distinct, b.opts.BloomFPR)
+		s.setBloom(bloom.New(uint(m), uint(k)), !b.opts.ExactOnly)
+	}
+	parallel(len(segs), func(w int) { s.merge(&segs[w], w > 0) })
+
+	// The bloom blocks a segment shares with the one before it were left
+	// for now: they are the only bits two workers could write.
+	for w := 1; w < len(segs) && s.bloom != nil; w++ {
+		if seg := &segs[w]; seg.distinct > 0 {
+			for ord := seg.base; ord < seg.base+seg.distinct && bloomBlock(s.keys[ord], s.bloomM) == seg.firstBlock; ord++ {
+				bloomAdd(s.bloomBits, s.bloomM, s.bloomK, s.keys[ord])
+			}
 		}
 	}
-	s.keys = make([]uint64, 0, distinct)
-	s.since = make([]uint16, 0, distinct)
+	all := segs[0].bitmaps
+	s.red, s.yellow = all[0], all[1]
+	for i := range nreg {
+		s.regRed[i], s.regYellow[i] = all[2+2*i], all[3+2*i]
+	}
+	for w := range segs {
+		s.overKey = append(s.overKey, segs[w].overKey...)
+		s.overSince = append(s.overSince, segs[w].overSince...)
+	}
+	parallel(len(all), func(j int) {
+		// A later segment's ordinals all follow an earlier one's: the
+		// union appends its containers (and joins the one they may share).
+		for w := 1; w < len(segs); w++ {
+			all[j].Or(segs[w].bitmaps[j])
+		}
+		all[j].RunOptimize()
+	})
+	s.index()
+	return s
+}
 
+// merge merges one segment's records by person: red beats yellow in a
+// region, the earliest known since at the region's colour, and the merged
+// colour and since over the regions, with an overflow entry for each region
+// whose since differs from the merged one. skipFirstBlock leaves the bloom
+// bits of the segment's first block for the caller (another segment may
+// share the block).
+func (s *Snapshot) merge(seg *segment, skipFirstBlock bool) {
+	nreg := len(s.info.Regions)
+	seg.bitmaps = make([]*roaring.Bitmap, 2+2*nreg)
+	for j := range seg.bitmaps {
+		seg.bitmaps[j] = roaring.New()
+	}
+	red, yellow, reg := seg.bitmaps[0], seg.bitmaps[1], seg.bitmaps[2:] // reg: each region's red, yellow
+	recs := seg.recs
+	if s.bloom != nil && len(recs) > 0 {
+		seg.firstBlock = bloomBlock(recs[0].p, s.bloomM)
+	}
 	var color [MaxRegions]Status
 	var since [MaxRegions]uint16
+	ord := uint32(seg.base)
 	for lo := 0; lo < len(recs); {
 		hi := lo + 1
 		for hi < len(recs) && recs[hi].p == recs[lo].p {
@@ -209,7 +303,6 @@ func (b *Builder) Build() *Snapshot {
 			}
 			mask |= bit
 		}
-		ord := uint32(len(s.keys))
 		merged := Yellow
 		var msince uint16
 		for m := mask; m != 0; m &= m - 1 {
@@ -224,38 +317,43 @@ func (b *Builder) Build() *Snapshot {
 				msince = earlierSince(msince, since[i])
 			}
 			if color[i] == Red {
-				s.regRed[i].Add(ord)
+				reg[2*i].Add(ord)
 			} else {
-				s.regYellow[i].Add(ord)
+				reg[2*i+1].Add(ord)
 			}
 		}
 		for m := mask; m != 0; m &= m - 1 {
 			if i := bits.TrailingZeros64(m); since[i] != msince {
-				s.overKey = append(s.overKey, uint64(ord)<<6|uint64(i))
-				s.overSince = append(s.overSince, since[i])
+				seg.overKey = append(seg.overKey, uint64(ord)<<6|uint64(i))
+				seg.overSince = append(seg.overSince, since[i])
 			}
 		}
 		if merged == Red {
-			s.red.Add(ord)
+			red.Add(ord)
 		} else {
-			s.yellow.Add(ord)
+			yellow.Add(ord)
 		}
-		s.keys = append(s.keys, recs[lo].p)
-		s.since = append(s.since, msince)
-		lo = hi
-	}
-	for _, bm := range s.allBitmaps() {
-		bm.RunOptimize()
-	}
-	if b.opts.BloomFPR > 0 && len(s.keys) > 0 {
-		m, k := bloomSize(len(s.keys), b.opts.BloomFPR)
-		s.setBloom(bloom.New(uint(m), uint(k)), !b.opts.ExactOnly)
-		for _, p := range s.keys {
+		p := recs[lo].p
+		s.keys[ord], s.since[ord] = p, msince
+		if s.bloom != nil && (!skipFirstBlock || bloomBlock(p, s.bloomM) != seg.firstBlock) {
 			bloomAdd(s.bloomBits, s.bloomM, s.bloomK, p)
 		}
+		ord++
+		lo = hi
 	}
-	s.index()
-	return s
+}
+
+// parallel runs f(0) to f(n-1), each on a goroutine of its own but the
+// last, which runs on the caller's; it returns when all have.
+func parallel(n int, f func(int)) {
+	var wg sync.WaitGroup
+	for i := range n - 1 {
+		wg.Go(func() { f(i) })
+	}
+	if n > 0 {
+		f(n - 1)
+	}
+	wg.Wait()
 }
 
 // setBloom attaches a bloom filter whose bits the snapshot probes directly.
@@ -286,47 +384,74 @@ func earlierSince(a, b uint16) uint16 {
 	return a
 }
 
-// sortRecords returns recs sorted by pseudonym (maybe in a new slice).
-// Pseudonyms are uniform, so one counting pass on enough top bits leaves
-// buckets of about four records that insertion sort finishes in cache
-// (BenchmarkBuild: 2x faster at n=1e7 than 2^16 buckets each sorted with
-// slices.SortFunc).
-func sortRecords(recs []record) []record {
+// sortRecords returns recs sorted by pseudonym (maybe in a new slice), and
+// the bounds of workers segments of it: segment w is out[bounds[w]:bounds[w+1]],
+// the records whose pseudonyms' top bits are w (all of them in one segment
+// for a small input). Pseudonyms are uniform, so one counting pass on
+// enough top bits leaves buckets of about four records that insertion sort
+// finishes in cache (BenchmarkBuild: 2x faster at n=1e7 than 2^16 buckets
+// each sorted with slices.SortFunc). The workers (a power of two) count
+// and scatter a share of the input each, with counts of their own, and
+// then sort their segment's buckets; the order is the one a single pass
+// gives.
+func sortRecords(recs []record, workers int) (out []record, bounds []int) {
 	if len(recs) < 1<<12 {
 		slices.SortFunc(recs, cmpRecord)
-		return recs
+		return recs, []int{0, len(recs)}
 	}
 	b := uint(8)
 	for b < 24 && 1<<(b+2) < len(recs) {
 		b++
 	}
-	count := make([]uint32, 1<<b+1)
-	for i := range recs {
-		count[recs[i].p>>(64-b)+1]++
-	}
-	for i := 1; i < len(count); i++ {
-		count[i] += count[i-1]
-	}
-	out := make([]record, len(recs))
-	next := slices.Clone(count)
-	for _, r := range recs {
-		k := r.p >> (64 - b)
-		out[next[k]] = r
-		next[k]++
-	}
-	for k := range len(count) - 1 {
-		bucket := out[count[k]:count[k+1]]
-		if len(bucket) > 32 { // not uniform after all (tests, hostile input)
-			slices.SortFunc(bucket, cmpRecord)
-			continue
+	nb := 1 << b
+	share := func(w int) []record { return recs[w*len(recs)/workers : (w+1)*len(recs)/workers] }
+	counts := make([][]uint32, workers)
+	parallel(workers, func(w int) {
+		c := make([]uint32, nb)
+		for _, r := range share(w) {
+			c[r.p>>(64-b)]++
 		}
-		for i := 1; i < len(bucket); i++ {
-			for j := i; j > 0 && bucket[j].p < bucket[j-1].p; j-- {
-				bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
+		counts[w] = c
+	})
+	// start[k] is bucket k's first record; each worker's counts become
+	// where its next record of the bucket goes.
+	start := make([]uint32, nb+1)
+	sum := uint32(0)
+	for k := range nb {
+		start[k] = sum
+		for _, c := range counts {
+			c[k], sum = sum, sum+c[k]
+		}
+	}
+	start[nb] = sum
+	out = make([]record, len(recs))
+	parallel(workers, func(w int) {
+		next := counts[w]
+		for _, r := range share(w) {
+			k := r.p >> (64 - b)
+			out[next[k]] = r
+			next[k]++
+		}
+	})
+	bounds = make([]int, workers+1)
+	for w := range bounds {
+		bounds[w] = int(start[w*nb/workers])
+	}
+	parallel(workers, func(w int) {
+		for k := w * nb / workers; k < (w+1)*nb/workers; k++ {
+			bucket := out[start[k]:start[k+1]]
+			if len(bucket) > 32 { // not uniform after all (tests, hostile input)
+				slices.SortFunc(bucket, cmpRecord)
+				continue
+			}
+			for i := 1; i < len(bucket); i++ {
+				for j := i; j > 0 && bucket[j].p < bucket[j-1].p; j-- {
+					bucket[j], bucket[j-1] = bucket[j-1], bucket[j]
+				}
 			}
 		}
-	}
-	return out
+	})
+	return out, bounds
 }
 
 func cmpRecord(a, b record) int {

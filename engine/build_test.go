@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestSortRecords: records in any number of ascending runs (as the loader
@@ -18,7 +20,8 @@ func TestSortRecords(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, runs := range []int{1, 2, 4, 9, 50} {
 		for _, n := range []int{0, 1, 10, 5000, 100_000} {
-			t.Run(fmt.Sprintf("runs=%d/n=%d", runs, n), func(t *testing.T) {
+			workers := 1 << (runs % 4) // 2, 4, 1, 2, 4
+			t.Run(fmt.Sprintf("runs=%d/n=%d/workers=%d", runs, n, workers), func(t *testing.T) {
 				recs := make([]record, n)
 				for i := range recs {
 					recs[i] = record{p: r.Uint64N(uint64(n)/2 + 1), region: uint8(i % runs), color: Status(1 + r.IntN(2)), since: uint16(r.IntN(3))}
@@ -29,9 +32,17 @@ func TestSortRecords(t *testing.T) {
 				slices.SortStableFunc(recs, func(a, b record) int { return cmp.Or(cmp.Compare(a.region, b.region), cmp.Compare(a.p, b.p)) })
 				want := slices.Clone(recs)
 				slices.SortFunc(want, full)
-				got := sortRecords(slices.Clone(recs))
+				got, bounds := sortRecords(slices.Clone(recs), workers)
 				if !slices.IsSortedFunc(got, cmpRecord) {
 					t.Fatal("not sorted by pseudonym")
+				}
+				if bounds[0] != 0 || bounds[len(bounds)-1] != n || !slices.IsSorted(bounds) {
+					t.Fatalf("segments %v of %d records", bounds, n)
+				}
+				for w := 1; w < len(bounds)-1; w++ {
+					if lo := bounds[w]; lo > 0 && lo < n && got[lo-1].p == got[lo].p {
+						t.Fatalf("segment %d starts inside a person's records", w)
+					}
 				}
 				slices.SortFunc(got, full)
 				if !slices.Equal(got, want) {
@@ -39,5 +50,52 @@ func TestSortRecords(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestBuildWorkers: a build shared by 2, 4 or 8 workers makes the snapshot
+// one worker makes, to the byte: uniform pseudonyms, people listed by
+// several regions in both colours, pseudonyms crowded into one segment
+// (and into buckets the counting pass cannot split), and runs of
+// neighbouring pseudonyms that share bloom blocks across a segment's edge.
+func TestBuildWorkers(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	cases := map[string][]record{
+		"uniform": benchRecords(200_000),
+		"small":   benchRecords(3000),
+	}
+	var crowded, conflicts, edges []record
+	for i := range 100_000 {
+		crowded = append(crowded, record{p: r.Uint64N(1 << 40), region: uint8(i % 4), color: Status(1 + i%2), since: uint16(i % 5)})
+		p := r.Uint64N(30_000) << 48 // about three a person, all regions, both colours
+		conflicts = append(conflicts, record{p: p, region: uint8(r.IntN(4)), color: Status(1 + r.IntN(2)), since: uint16(r.IntN(4))})
+		// Around each segment edge of 2, 4 and 8 workers: consecutive
+		// pseudonyms, hence shared bloom blocks and bitmap containers.
+		edge := uint64(i%8) << 61
+		edges = append(edges, record{p: edge - uint64(i/8) - 1, region: 1, color: Red}, record{p: edge + uint64(i/8), region: 2, color: Yellow, since: 3})
+	}
+	cases["crowded"], cases["conflicts"], cases["edges"] = crowded, conflicts, edges
+	for name, recs := range cases {
+		t.Run(name, func(t *testing.T) {
+			var want []byte
+			for _, workers := range []int{1, 2, 4, 8} {
+				b, err := NewBuilder(Options{Key: testKey, Version: 3, Built: time.Unix(1e9, 0)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.recs = slices.Clone(recs)
+				got, err := b.build(workers).MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if workers == 1 {
+					want = got
+					continue
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%d workers: the file differs from one worker's (%d bytes, want %d)", workers, len(got), len(want))
+				}
+			}
+		})
 	}
 }
