@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
@@ -1112,4 +1113,25 @@ func ExampleParse() {
 	// 2 <nil>
 	// 4 2 2 0 1 1
 	// line 5: id: check digit
+}
+
+// TestSinceCache: since fields read through the cache parse as they do
+// without it, whatever the order and however many collide in it: valid
+// dates, dates after the list date or before MinSince, impossible and
+// badly shaped ones.
+func TestSinceCache(t *testing.T) {
+	p := &parser{date: engine.DateOf(2026, 11, 26)}
+	var fields []string
+	for d := engine.DateOf(2026, 9, 1); d <= engine.DateOf(2026, 12, 31); d++ {
+		fields = append(fields, d.String())
+	}
+	fields = append(fields, "1799-12-31", "1800-01-01", "2026-02-30", "2026-13-01", "2026-11-2x", "2026/11/20", "20261120ab")
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20_000 {
+		s := []byte(fields[r.IntN(len(fields))])
+		d, f := p.parseSince(s)
+		if wd, wf := p.parseSinceSlow(s); d != wd || f != wf {
+			t.Fatalf("%s: cached %v, %v; parsed %v, %v", s, d, f, wd, wf)
+		}
+	}
 }
