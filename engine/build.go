@@ -47,7 +47,8 @@ type Options struct {
 type Builder struct {
 	opts    Options
 	regions []RegionInfo
-	recs    []record
+	recs    []record   // from Add and AddRegion
+	lists   [][]record // from AddList, each kept as it came
 }
 
 // record is one region's listing of one person.
@@ -141,13 +142,57 @@ func (b *Builder) Add(i int, p Pseudonym, c Status, since Day) error {
 	if i < 0 || i >= len(b.regions) {
 		return ErrRegion
 	}
+	r, err := makeRecord(i, p, c, since)
+	if err == nil {
+		b.recs = append(b.recs, r)
+	}
+	return err
+}
+
+// makeRecord checks a listing and makes it region i's record.
+func makeRecord(i int, p Pseudonym, c Status, since Day) (record, error) {
 	if c != Red && c != Yellow {
-		return ErrColor
+		return record{}, ErrColor
 	}
 	if since != NoDay && (since < MinSince || since > MaxSince) {
-		return ErrSince
+		return record{}, ErrSince
 	}
-	b.recs = append(b.recs, record{p: uint64(p), since: sinceCode(since), region: uint8(i), color: c})
+	return record{p: uint64(p), since: sinceCode(since), region: uint8(i), color: c}, nil
+}
+
+// List is one region's records in the form a build takes them, made ahead
+// of the build: the loader fills one as each file is parsed, on that
+// file's goroutine while other files are still being parsed, so the build
+// (one goroutine until then) neither converts nor copies them
+// (BenchmarkIngest rows=1e7). Not safe for concurrent use.
+type List struct {
+	region int
+	recs   []record
+}
+
+// NewList starts region i's list (i indexes Options.Regions) with room for
+// n records.
+func NewList(i, n int) *List {
+	return &List{region: i, recs: make([]record, 0, n)}
+}
+
+// Add is Builder.Add for the list's region.
+func (l *List) Add(p Pseudonym, c Status, since Day) error {
+	r, err := makeRecord(l.region, p, c, since)
+	if err == nil {
+		l.recs = append(l.recs, r)
+	}
+	return err
+}
+
+// AddList adds l's records, as Add would one by one. l is the builder's
+// afterwards: do not add to it again.
+func (b *Builder) AddList(l *List) error {
+	if l.region < 0 || l.region >= len(b.regions) {
+		return ErrRegion
+	}
+	b.lists = append(b.lists, l.recs)
+	l.recs = nil
 	return nil
 }
 
@@ -161,7 +206,13 @@ func (b *Builder) Add(i int, p Pseudonym, c Status, since Day) error {
 // bitmaps are then joined to the others' (BenchmarkBuild, BenchmarkIngest
 // rows=1e7). The snapshot is the one a single worker builds, to the byte
 // (TestBuildWorkers).
-func (b *Builder) Build() *Snapshot { return b.build(buildWorkers(len(b.recs))) }
+func (b *Builder) Build() *Snapshot {
+	n := len(b.recs)
+	for _, l := range b.lists {
+		n += len(l)
+	}
+	return b.build(buildWorkers(n))
+}
 
 // buildWorkers is how many goroutines share a build of n records: a power
 // of two, at most one a core and 8, and one for a build too small to gain.
@@ -189,8 +240,8 @@ type segment struct {
 }
 
 func (b *Builder) build(workers int) *Snapshot {
-	recs, bounds := sortRecords(b.recs, workers)
-	b.recs = nil
+	recs, bounds := sortRecords(append(b.lists, b.recs), workers)
+	b.recs, b.lists = nil, nil
 
 	nreg := len(b.regions)
 	s := &Snapshot{
@@ -384,32 +435,39 @@ func earlierSince(a, b uint16) uint16 {
 	return a
 }
 
-// sortRecords returns recs sorted by pseudonym (maybe in a new slice), and
-// the bounds of workers segments of it: segment w is out[bounds[w]:bounds[w+1]],
-// the records whose pseudonyms' top bits are w (all of them in one segment
-// for a small input). Pseudonyms are uniform, so one counting pass on
-// enough top bits leaves buckets of about four records that insertion sort
-// finishes in cache (BenchmarkBuild: 2x faster at n=1e7 than 2^16 buckets
-// each sorted with slices.SortFunc). The workers (a power of two) count
-// and scatter a share of the input each, with counts of their own, and
-// then sort their segment's buckets; the order is the one a single pass
-// gives.
-func sortRecords(recs []record, workers int) (out []record, bounds []int) {
-	if len(recs) < 1<<12 {
+// sortRecords returns the records of runs sorted by pseudonym (maybe in
+// one of them), and the bounds of workers segments of it: segment w is
+// out[bounds[w]:bounds[w+1]], the records whose pseudonyms' top bits are w
+// (all of them in one segment for a small input). Pseudonyms are uniform,
+// so one counting pass on enough top bits leaves buckets of about four
+// records that insertion sort finishes in cache (BenchmarkBuild: 2x faster
+// at n=1e7 than 2^16 buckets each sorted with slices.SortFunc). The
+// workers (a power of two) count and scatter a share of the input each,
+// with counts of their own, and then sort their segment's buckets; the
+// order is the one a single pass gives.
+func sortRecords(runs [][]record, workers int) (out []record, bounds []int) {
+	n := 0
+	for _, r := range runs {
+		n += len(r)
+	}
+	if n < 1<<12 {
+		recs := slices.Concat(runs...)
 		slices.SortFunc(recs, cmpRecord)
-		return recs, []int{0, len(recs)}
+		return recs, []int{0, n}
 	}
 	b := uint(8)
-	for b < 24 && 1<<(b+2) < len(recs) {
+	for b < 24 && 1<<(b+2) < n {
 		b++
 	}
 	nb := 1 << b
-	share := func(w int) []record { return recs[w*len(recs)/workers : (w+1)*len(recs)/workers] }
+	share := func(w int) [][]record { return pieces(runs, w*n/workers, (w+1)*n/workers) }
 	counts := make([][]uint32, workers)
 	parallel(workers, func(w int) {
 		c := make([]uint32, nb)
-		for _, r := range share(w) {
-			c[r.p>>(64-b)]++
+		for _, piece := range share(w) {
+			for _, r := range piece {
+				c[r.p>>(64-b)]++
+			}
 		}
 		counts[w] = c
 	})
@@ -424,13 +482,15 @@ func sortRecords(recs []record, workers int) (out []record, bounds []int) {
 		}
 	}
 	start[nb] = sum
-	out = make([]record, len(recs))
+	out = make([]record, n)
 	parallel(workers, func(w int) {
 		next := counts[w]
-		for _, r := range share(w) {
-			k := r.p >> (64 - b)
-			out[next[k]] = r
-			next[k]++
+		for _, piece := range share(w) {
+			for _, r := range piece {
+				k := r.p >> (64 - b)
+				out[next[k]] = r
+				next[k]++
+			}
 		}
 	})
 	bounds = make([]int, workers+1)
@@ -452,6 +512,18 @@ func sortRecords(recs []record, workers int) (out []record, bounds []int) {
 		}
 	})
 	return out, bounds
+}
+
+// pieces is the part of runs, taken as one sequence, from lo to hi.
+func pieces(runs [][]record, lo, hi int) [][]record {
+	var out [][]record
+	for _, r := range runs {
+		if lo < len(r) && hi > 0 {
+			out = append(out, r[max(lo, 0):min(hi, len(r))])
+		}
+		lo, hi = lo-len(r), hi-len(r)
+	}
+	return out
 }
 
 func cmpRecord(a, b record) int {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -32,7 +33,7 @@ func TestSortRecords(t *testing.T) {
 				slices.SortStableFunc(recs, func(a, b record) int { return cmp.Or(cmp.Compare(a.region, b.region), cmp.Compare(a.p, b.p)) })
 				want := slices.Clone(recs)
 				slices.SortFunc(want, full)
-				got, bounds := sortRecords(slices.Clone(recs), workers)
+				got, bounds := sortRecords(splitRuns(slices.Clone(recs), runs), workers)
 				if !slices.IsSortedFunc(got, cmpRecord) {
 					t.Fatal("not sorted by pseudonym")
 				}
@@ -97,5 +98,61 @@ func TestBuildWorkers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// splitRuns cuts recs into k runs of about equal length (some may be
+// empty), as a build takes them from lists.
+func splitRuns(recs []record, k int) [][]record {
+	var runs [][]record
+	for i := range k {
+		runs = append(runs, recs[i*len(recs)/k:(i+1)*len(recs)/k])
+	}
+	return runs
+}
+
+// TestAddList: a build from lists (AddList) makes the snapshot one from
+// the same records added one by one makes, to the byte, with and without
+// records added by Add beside them.
+func TestAddList(t *testing.T) {
+	recs := benchRecords(100_000)
+	opts := Options{Key: testKey, Version: 2, Built: time.Unix(1e9, 0)}
+	one, _ := NewBuilder(opts)
+	for _, r := range recs {
+		if err := one.Add(int(r.region), Pseudonym(r.p), r.color, sinceDay(r.since)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, _ := one.Build().MarshalBinary()
+	for _, split := range []int{1, 2, 4} {
+		b, _ := NewBuilder(opts)
+		lists := make([]*List, 4)
+		for i := range lists {
+			lists[i] = NewList(i, 0)
+		}
+		for k, r := range recs {
+			if k%split == 1 { // every other record (split 2) through Add
+				_ = b.Add(int(r.region), Pseudonym(r.p), r.color, sinceDay(r.since))
+				continue
+			}
+			if err := lists[r.region].Add(Pseudonym(r.p), r.color, sinceDay(r.since)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, l := range lists {
+			if err := b.AddList(l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := b.Build().MarshalBinary(); !bytes.Equal(got, want) {
+			t.Fatalf("split %d: the build from lists differs", split)
+		}
+	}
+	if err := NewList(0, 0).Add(1, Green, NoDay); !errors.Is(err, ErrColor) {
+		t.Fatalf("a green listing: %v, want ErrColor", err)
+	}
+	b, _ := NewBuilder(opts)
+	if err := b.AddList(NewList(4, 0)); !errors.Is(err, ErrRegion) {
+		t.Fatalf("region 4 of 4: %v, want ErrRegion", err)
 	}
 }

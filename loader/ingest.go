@@ -136,10 +136,12 @@ type batch struct {
 
 // parsed is one file after Parse: its records, or why it was rejected.
 type parsed struct {
-	records []Record
+	people  int // its records (one a person)
 	err     error
-	edge    *edgeBuild // its edge filter part (loader/edge.go)
-	fresh   bool       // judged and taken into the next snapshot
+	edge    *edgeBuild   // its edge filter part (loader/edge.go)
+	list    *engine.List // its records as the snapshot's build takes them (not in a dry run)
+	listErr error        // why they could not be
+	fresh   bool         // judged and taken into the next snapshot
 }
 
 // names reads the region and date of each file from its name (or takes
@@ -218,11 +220,11 @@ func (b *batch) judge(cur *engine.Snapshot, withRecords bool) int {
 			b.parsed[i] = &parsed{} // to be parsed
 		case res.err != nil:
 			// rejected by Parse; its error is already in the report
-		case !b.opts.AllowShrink && len(res.records)*2 < l.size:
-			b.reject(i, ErrShrink, fmt.Sprintf("the list has %d people, less than half of %s's current %d: refused as a possible truncated export (confirm with --allow-shrink or ?allowShrink=true)", len(res.records), up.Region, l.size))
+		case !b.opts.AllowShrink && res.people*2 < l.size:
+			b.reject(i, ErrShrink, fmt.Sprintf("the list has %d people, less than half of %s's current %d: refused as a possible truncated export (confirm with --allow-shrink or ?allowShrink=true)", res.people, up.Region, l.size))
 		default:
 			res.fresh = true
-			lists[up.Region] = list{up.Date, len(res.records)}
+			lists[up.Region] = list{up.Date, res.people}
 			taken++
 		}
 	}
@@ -267,10 +269,13 @@ func (b *batch) parse() {
 			}, res.edge.builder())
 			if err == nil {
 				res.edge.finish(records, hashes)
+				if !b.opts.DryRun {
+					res.list, res.listErr = engineList(slices.Index(b.s.Regions, up.Region), records)
+				}
 			}
 			prep.File, prep.Region, prep.Date = rep.File, rep.Region, rep.Date
 			*rep = *prep
-			res.records, res.err = records, err
+			res.people, res.err = len(records), err
 		})
 	}
 	wg.Wait()
@@ -381,16 +386,6 @@ func (b *batch) build(cur *engine.Snapshot, fresh map[string]*parsed, dates map[
 	if err != nil {
 		return nil, nil, err
 	}
-	// One allocation for every record the builder takes, not one a region.
-	total := 0
-	for _, name := range s.Regions {
-		if res := fresh[name]; res != nil {
-			total += len(res.records)
-		} else if j := snapRegion(cur, name); j >= 0 {
-			total += cur.Regions()[j].Red + cur.Regions()[j].Yellow
-		}
-	}
-	eb.Grow(total)
 	for i, name := range s.Regions {
 		res := fresh[name]
 		if res == nil {
@@ -401,10 +396,12 @@ func (b *batch) build(cur *engine.Snapshot, fresh map[string]*parsed, dates map[
 			}
 			continue
 		}
-		for _, r := range res.records {
-			if err := eb.Add(i, r.P, r.Color, r.Since); err != nil {
-				return nil, nil, fmt.Errorf("region %s: %w", name, err)
-			}
+		err := res.listErr
+		if err == nil {
+			err = eb.AddList(res.list)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("region %s: %w", name, err)
 		}
 		if err := eb.SetListDate(i, dates[name]); err != nil {
 			return nil, nil, err
@@ -419,6 +416,19 @@ func (b *batch) build(cur *engine.Snapshot, fresh map[string]*parsed, dates map[
 		err = engine.Sign(file, s.Signing)
 	}
 	return snap, file, err
+}
+
+// engineList is region i's records in the form the snapshot's build takes
+// them, made on the goroutine that parsed them (while other files are
+// still parsed) rather than in the commit, which runs alone.
+func engineList(i int, records []Record) (*engine.List, error) {
+	l := engine.NewList(i, len(records))
+	for _, r := range records {
+		if err := l.Add(r.P, r.Color, r.Since); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // snapRegion is the index of region name in snap, -1 if none (or no
