@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -257,5 +258,43 @@ func TestManyCopiesOneRowReport(t *testing.T) {
 	recs, rep, err := Parse(bytes.NewReader([]byte(body)), testOptions())
 	if err != nil || len(recs) != 1 || rep.Rows != 50000 || rep.Duplicates != 49999 || rep.Records != 1 || rep.Red != 1 {
 		t.Fatalf("%v %d records, %+v", err, len(recs), rep)
+	}
+}
+
+// TestSortInto: pending rows come out sorted by pseudonym, the same rows,
+// for few and many rows, uniform pseudonyms and crowded ones (a bucket of
+// one pseudonym repeated, pseudonyms differing only in their low bytes).
+func TestSortInto(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, n := range []int{1, 2, 100, 1500, 70_000, 300_000} {
+		for _, kind := range []string{"uniform", "repeated", "low"} {
+			var cs chunks
+			var want []pendingRow
+			for i := range n {
+				p := r.Uint64()
+				switch kind {
+				case "repeated":
+					p = 42 << 50
+					if i%3 == 0 {
+						p = r.Uint64()
+					}
+				case "low":
+					p = 7<<56 | r.Uint64N(1<<20)
+				}
+				row := pendingRow{p: engine.Pseudonym(p), packed: uint64(i)}
+				cs.add(row)
+				want = append(want, row)
+			}
+			got := cs.sortInto(nil)
+			if !slices.IsSortedFunc(got, func(a, b pendingRow) int { return cmp.Compare(a.p, b.p) }) {
+				t.Fatalf("%s n=%d: not sorted", kind, n)
+			}
+			byAll := func(a, b pendingRow) int { return cmp.Or(cmp.Compare(a.p, b.p), cmp.Compare(a.packed, b.packed)) }
+			slices.SortFunc(got, byAll)
+			slices.SortFunc(want, byAll)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s n=%d: not the same rows", kind, n)
+			}
+		}
 	}
 }
