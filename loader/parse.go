@@ -92,7 +92,8 @@ type ParseOptions struct {
 // by person as they are read (people.go), so memory follows the distinct
 // people, not the rows: about 48 bytes a row at the peak for a file of
 // distinct people, about 150 a person for one that repeats them, 16 a
-// person in the records returned, plus fixed buffers of about 300 KiB;
+// person in the records returned, plus fixed buffers of about 300 KiB
+// (and 256 KiB inflated ahead of the rows for gzip, readahead.go);
 // rows do not allocate (docs/daily-files.md, "Memory").
 func Parse(r io.Reader, opts ParseOptions) ([]Record, *Report, error) {
 	recs, _, rep, err := parse(r, opts, nil)
@@ -187,8 +188,14 @@ func (p *parser) run(in *inputCounter) (cause error, reason string) {
 	} else {
 		out.r = in
 	}
-	br := bufio.NewReaderSize(out, bufSize)
 	defer func() { p.rep.Bytes = out.n }()
+	var src io.Reader = out
+	if p.opts.Gzip {
+		ra := newReadAhead(out)
+		src = ra
+		defer ra.close() // before out is looked at: the goroutine reads it
+	}
+	br := bufio.NewReaderSize(src, bufSize)
 
 	// The first bytes say what kind of file this is; Peek's error, if any,
 	// comes back from the first ReadSlice.
