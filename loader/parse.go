@@ -190,7 +190,7 @@ func (p *parser) run(in *inputCounter) (cause error, reason string) {
 	}
 	defer func() { p.rep.Bytes = out.n }()
 	var src io.Reader = out
-	if p.opts.Gzip {
+	if p.opts.Gzip && bodySize(in.r) >= aheadMinSize {
 		ra := newReadAhead(out)
 		src = ra
 		defer ra.close() // before out is looked at: the goroutine reads it

@@ -16,6 +16,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/fixture"
 )
 
 // The clock and key every test validates against: "today" is 2026-11-27 in
@@ -1133,5 +1134,61 @@ func TestSinceCache(t *testing.T) {
 		if wd, wf := p.parseSinceSlow(s); d != wd || f != wf {
 			t.Fatalf("%s: cached %v, %v; parsed %v, %v", s, d, f, wd, wf)
 		}
+	}
+}
+
+// onlyReader hides what a reader knows of its size, so Parse does not read
+// it ahead.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(b []byte) (int, error) { return o.r.Read(b) }
+
+// TestReadAhead: a large gzip file read ahead (its size known) parses as
+// it does read in line, to the report and the rejection (but for up to the
+// buffers read ahead of a line that stopped it): whole, truncated, corrupt,
+// over the size limit, and rejected early for a long line.
+func TestReadAhead(t *testing.T) {
+	var raw bytes.Buffer
+	raw.WriteString("id,color,since\n")
+	for i, id := range fixture.IDs(11, 250_000) {
+		fmt.Fprintf(&raw, "%s,%s,2026-11-%02d\n", id, fixture.Color(i), 1+i%25)
+	}
+	whole := gzipBytes(raw.Bytes())
+	corrupt := bytes.Clone(whole)
+	corrupt[len(corrupt)/2] ^= 0xFF
+	long := gzipBytes(append(bytes.Clone(raw.Bytes()[:raw.Len()*3/4]), bytes.Repeat([]byte{'1'}, 2*MaxLineLength)...))
+	for _, tc := range []struct {
+		name     string
+		in       []byte
+		maxBytes int64
+	}{
+		{"whole", whole, 0},
+		{"truncated", whole[:len(whole)*3/4], 0},
+		{"corrupt", corrupt, 0},
+		{"over the limit", whole, 2 << 20},
+		{"long line", long, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.in) < aheadMinSize {
+				t.Fatalf("%d bytes compressed, too few to be read ahead", len(tc.in))
+			}
+			opts := ParseOptions{Key: testKey, Calendar: testCal, Date: testDate, Gzip: true, MaxBytes: tc.maxBytes, MaxInvalid: 1 << 20}
+			recs, rep, err := Parse(bytes.NewReader(tc.in), opts)
+			wantRecs, wantRep, wantErr := Parse(onlyReader{bytes.NewReader(tc.in)}, opts)
+			rep.Seconds, wantRep.Seconds = 0, 0
+			// A file rejected before its end may have been inflated a few
+			// buffers further ahead, never past the limit.
+			if ahead := rep.Bytes - wantRep.Bytes; ahead < 0 || ahead > aheadBuffers*aheadSize || err == nil && ahead != 0 ||
+				tc.maxBytes > 0 && rep.Bytes > tc.maxBytes+1 {
+				t.Fatalf("read ahead: %d bytes inflated; in line: %d", rep.Bytes, wantRep.Bytes)
+			}
+			rep.Bytes = wantRep.Bytes
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("read ahead: %v; in line: %v", err, wantErr)
+			}
+			if !slices.Equal(recs, wantRecs) || fmt.Sprint(rep) != fmt.Sprint(wantRep) {
+				t.Fatalf("read ahead: %d records, %+v\nin line: %d records, %+v", len(recs), rep, len(wantRecs), wantRep)
+			}
+		})
 	}
 }

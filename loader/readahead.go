@@ -8,6 +8,11 @@ import "io"
 // a time on two cores, so this changes little while two are left, and
 // shortens the last file, parsed alone (BenchmarkIngest rows=1e7).
 //
+// Only a large input whose size is known (a file on disk, bytes in memory)
+// is read ahead: its reads never wait long, so close, which waits for the
+// read in progress, returns at once. A network upload rejected early is
+// not kept waiting on its sender.
+//
 // The source (the size limit and the input counter under it) is read only
 // by the goroutine until it stops: it stops after passing on an error or
 // the end, or at close, which waits for it. The reader's own goroutine may
@@ -31,6 +36,7 @@ type aheadChunk struct {
 const (
 	aheadBuffers = 4
 	aheadSize    = 64 << 10
+	aheadMinSize = 1 << 20 // compressed bytes: below, the goroutine gains nothing
 )
 
 func newReadAhead(src io.Reader) *readAhead {
