@@ -26,8 +26,8 @@ func benchRecords(n int) []record {
 }
 
 // BenchmarkBuild: records/s from pseudonymised records to a Snapshot, and
-// the CPU time per build (the build uses a second core for its bloom
-// filter). The records come in any order, or (runs) as the loader gives
+// the CPU time per build (a large build shares the cores: -cpu 1 builds
+// on one). The records come in any order, or (runs) as the loader gives
 // them: each region's list sorted by pseudonym.
 func BenchmarkBuild(b *testing.B) {
 	for _, order := range []string{"any", "runs"} {
