@@ -20,6 +20,9 @@ func FuzzParseID(f *testing.F) {
 		if id != id2 || err != err2 || err != err3 {
 			t.Fatalf("%q: string %v %v, bytes %v %v, pseudonym %v", s, id, err, id2, err2, err3)
 		}
+		if _, e := validate(testCal, s); e != refValidate(testCal, s) {
+			t.Fatalf("%q: validate %v, reference %v", s, e, refValidate(testCal, s))
+		}
 		if err != nil {
 			if _, ok := err.(IDError); !ok {
 				t.Fatalf("%q: error %T", s, err)

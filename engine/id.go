@@ -83,16 +83,17 @@ func CheckChar[T string | []byte](body T) byte {
 type Calendar struct {
 	loc *time.Location
 	now func() time.Time
-	// floor is the yyyymmdd date before the one the clock read when the
-	// calendar was made: never written again, so the test almost every ID
-	// takes is a plain compare (BenchmarkValidateID under wazero and Node:
-	// the atomic load below is a call there that is not inlined).
-	floor int32
-	// known is a newer yyyymmdd date that is not after today, for IDs of
-	// people born since: dates up to it are accepted without reading the
-	// clock (BenchmarkLookup: time.Now costs as much as the rest of a
-	// lookup).
-	known atomic.Int32
+	// floor is the date before the one the clock read when the calendar
+	// was made: never written again, so the test almost every ID takes is
+	// a plain compare (BenchmarkValidateID under wazero and Node: the
+	// atomic load below is a call there that is not inlined). Both dates
+	// are dateKeys, which validate builds from its date lanes with shifts
+	// alone.
+	floor uint32
+	// known is a newer date that is not after today, for IDs of people
+	// born since: dates up to it are accepted without reading the clock
+	// (BenchmarkLookup: time.Now costs as much as the rest of a lookup).
+	known atomic.Uint32
 }
 
 // CST is China Standard Time (UTC+8), the zone list dates and "today" are in
@@ -127,10 +128,10 @@ func (c *Calendar) Today() Day {
 	return DayOf(c.now().In(c.loc))
 }
 
-// notFuture reports whether yyyymmdd is not after today. The first test
-// inlines; the clock is read only past the cached dates.
-func (c *Calendar) notFuture(ymd int32) bool {
-	return ymd <= c.floor || c.recent(ymd)
+// notFuture reports whether the date (a dateKey) is not after today. The
+// first test inlines; the clock is read only past the cached dates.
+func (c *Calendar) notFuture(key uint32) bool {
+	return key <= c.floor || c.recent(key)
 }
 
 // recent is the test for a date past floor. Kept out of line so that
@@ -138,23 +139,21 @@ func (c *Calendar) notFuture(ymd int32) bool {
 // instructions more a call natively when it did not).
 //
 //go:noinline
-func (c *Calendar) recent(ymd int32) bool {
-	return ymd <= c.known.Load() || c.readClock(ymd)
+func (c *Calendar) recent(key uint32) bool {
+	return key <= c.known.Load() || c.readClock(key)
 }
 
-func (c *Calendar) readClock(ymd int32) bool {
+func (c *Calendar) readClock(key uint32) bool {
 	t := c.now().In(c.loc)
-	today := int32(t.Year()*10000 + int(t.Month())*100 + t.Day())
 	c.known.Store(yesterday(t))
-	return ymd <= today
+	return key <= dateKeyOf(t)
 }
 
-// yesterday is the yyyymmdd date before t's. The caches remember yesterday,
-// not today: the clock may step back a little (up to a day) and a cache
-// must not accept a date a fresh reading refuses.
-func yesterday(t time.Time) int32 {
-	y := t.AddDate(0, 0, -1)
-	return int32(y.Year()*10000 + int(y.Month())*100 + y.Day())
+// yesterday is the dateKey of the date before t's. The caches remember
+// yesterday, not today: the clock may step back a little (up to a day) and
+// a cache must not accept a date a fresh reading refuses.
+func yesterday(t time.Time) uint32 {
+	return dateKeyOf(t.AddDate(0, 0, -1))
 }
 
 // ParseID validates s as Calendar.ParseID does, with today taken from
@@ -248,10 +247,14 @@ func validate[T string | []byte](c *Calendar, s T) (idBody, IDError) {
 	}
 	da, db := a-three, b-three // digit values, one per byte
 	const lanes = 0x00FF00FF00FF00FF
-	y := int(da>>48&0xff)*1000 + int(da>>56)*100 + int(db&0xff)*10 + int(db>>8&0xff)
-	m := int(db>>16&0xff)*10 + int(db>>24&0xff)
-	d := int(db>>32&0xff)*10 + int(db>>40&0xff)
-	if y < 1800 || uint(m-1) >= 12 || d < 1 || d > daysIn(y, m) || !c.notFuture(int32(y*10000+m*100+d)) {
+	// The date's eight digits (bytes 6-13), one per byte, into four 2-digit
+	// lanes with one multiply: byte 2i becomes 10*digit(2i) + digit(2i+1),
+	// nothing carries (at most 99). Lane 0 is the century, then the year in
+	// it, month, day (BenchmarkValidateID).
+	dx := da>>48 | db<<16
+	dl := (dx*10 + dx>>8) & lanes
+	cent, yy, m, d := dl&0xff, dl>>16&0xff, dl>>32&0xff, dl>>48
+	if cent < 18 || m-1 >= 12 || d-1 >= daysInLanes(cent, yy, m) || !c.notFuture(dateKey(cent, yy, m, d)) {
 		return idBody{}, ErrIDDate
 	}
 	// The weighted sum four digits per multiply: digits spread into 16-bit
@@ -305,6 +308,37 @@ func daysIn(y, m int) int {
 }
 
 var monthDays = [13]uint8{1: 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
+// monthLengths holds each month's length less 28 in two bits at bit 2m,
+// for common years in the low half and leap years in the high half: the
+// month-length test is a shift of a constant, no memory read (a bounds
+// checked load in WebAssembly; BenchmarkValidateID).
+const monthLengths = 0b11_10_11_10_11_11_10_11_10_11_00_11_00 | 0b11_10_11_10_11_11_10_11_10_11_01_11_00<<32
+
+// daysInLanes is daysIn for month m (1-12) of the year cent*100+yy, without
+// a multiply or division: the year's remainder by 100 is yy, so it is a
+// multiple of 4 when yy is, and of 400 when yy is 0 and cent a multiple of 4.
+func daysInLanes(cent, yy, m uint64) uint64 {
+	q := yy
+	if yy == 0 {
+		q = cent
+	}
+	leap := (q&3 - 1) >> 63 // 1 when q%4 == 0
+	return 28 + monthLengths>>(2*m+32*leap)&3
+}
+
+// dateKey orders dates as yyyymmdd does, from the century, year in it,
+// month and day, with shifts alone: what the Calendar's cached dates are
+// kept as, so that the future-date test is one compare.
+func dateKey(cent, yy, m, d uint64) uint32 {
+	return uint32(cent<<24 | yy<<16 | m<<8 | d)
+}
+
+// dateKeyOf is the dateKey of t's date.
+func dateKeyOf(t time.Time) uint32 {
+	y := uint64(t.Year())
+	return dateKey(y/100, y%100, uint64(t.Month()), uint64(t.Day()))
+}
 
 // Body writes the 17 body digits into dst.
 func (id ID) Body(dst *[bodyLen]byte) {

@@ -161,3 +161,64 @@ func TestParseColor(t *testing.T) {
 		}
 	}
 }
+
+// refValidate is validate written plainly (time.Date for the calendar, the
+// clock read for every date): validate's bit tricks must accept and reject
+// exactly what it does, with the same reasons.
+func refValidate(cal *Calendar, s string) IDError {
+	s = trim(s)
+	if len(s) != IDLen {
+		if len(s) == 15 && allDigits(s) {
+			return ErrIDLegacy
+		}
+		return ErrIDLength
+	}
+	check := upper(s[bodyLen])
+	if !allDigits(s[:bodyLen]) || check != 'X' && check-'0' > 9 {
+		return ErrIDNonDigit
+	}
+	y, m, d := digits(s[6:10]), digits(s[10:12]), digits(s[12:14])
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	now := cal.Now().In(cal.Location())
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	if y < 1800 || m < 1 || m > 12 || d < 1 || t.Day() != d || t.After(today) {
+		return ErrIDDate
+	}
+	if CheckChar(s[:bodyLen]) != check {
+		return ErrIDCheckDigit
+	}
+	return 0
+}
+
+// TestValidateDates compares validate with refValidate on every month and
+// day field from 00 to 99 (days to 40, and 99) of the years around the
+// 1800 floor, the centuries' leap rules and today.
+func TestValidateDates(t *testing.T) {
+	years := []int{0, 1, 4, 100, 400, 1000, 1600, 1700, 2100, 2400, 9996, 9999}
+	for y := 1796; y <= 2031; y++ {
+		years = append(years, y)
+	}
+	var b [IDLen]byte
+	copy(b[:], "110105")
+	copy(b[14:], "002")
+	for _, y := range years {
+		for m := range 100 {
+			for d := range 42 {
+				if d == 41 {
+					d = 99
+				}
+				ymd := y*10000 + m*100 + d
+				for i := 13; i >= 6; i-- {
+					b[i] = byte('0' + ymd%10)
+					ymd /= 10
+				}
+				b[17] = CheckChar(b[:17])
+				s := string(b[:])
+				_, got := validate(testCal, s)
+				if want := refValidate(testCal, s); got != want {
+					t.Fatalf("%s: validate %v, reference %v", s[6:14], got, want)
+				}
+			}
+		}
+	}
+}
