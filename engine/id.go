@@ -219,33 +219,32 @@ func (b idBody) id() ID {
 // much as the rest of the parse), and a plain IDError is cheaper to return
 // and test than an error interface (BenchmarkEdgeCheck under wazero).
 func validate[T string | []byte](c *Calendar, s T) (idBody, IDError) {
-	if len(s) != IDLen || blank(s[0]) || blank(s[IDLen-1]) {
-		// Only a padded or wrong-length ID pays for the loops
+	// Each test below is one branch on the path a valid ID takes: in
+	// WebAssembly a branch costs half a dozen instructions besides its
+	// compare, so tests are merged arithmetically (BenchmarkValidateID
+	// under wazero).
+	if len(s) != IDLen || (s[0]-0x21|s[IDLen-1]-0x21)&0x80 != 0 {
+		// Only an ID that is the wrong length or starts or ends with a
+		// byte at or below a space (or above 0xA0) pays for the loops
 		// (BenchmarkValidateID under wazero).
-		s = trim(s)
-	}
-	if len(s) != IDLen {
-		if len(s) == 15 && allDigits(s) {
-			return idBody{}, ErrIDLegacy
+		if s = trim(s); len(s) != IDLen {
+			if len(s) == 15 && allDigits(s) {
+				return idBody{}, ErrIDLegacy
+			}
+			return idBody{}, ErrIDLength
 		}
-		return idBody{}, ErrIDLength
 	}
-	// Eight digits at a time: a byte is a digit iff its high nibble is 3
-	// and stays 3 after adding 6.
-	const hi, three, six = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030, 0x0606060606060606
 	a, b := load64(s[0:8]), load64(s[8:16])
-	last := s[16]
-	if a&hi != three || (a+six)&hi != three || b&hi != three || (b+six)&hi != three || last-'0' > 9 {
-		return idBody{}, ErrIDNonDigit
-	}
-	check := s[bodyLen]
-	if check == 'x' {
-		check = 'X'
-	}
-	if check != 'X' && check-'0' > 9 {
-		return idBody{}, ErrIDNonDigit
-	}
+	last, check := s[16], checkClass[s[bodyLen]]
+	// Eight digits at a time: byte x is a digit iff neither x-0x30 nor
+	// x+0x46 has its top bit set. A borrow or carry crosses into the next
+	// byte only out of a byte that fails itself.
+	const three, top = 0x3030303030303030, 0x8080808080808080
 	da, db := a-three, b-three // digit values, one per byte
+	lw := uint64(last)
+	if (da|(a+0x4646464646464646)|db|(b+0x4646464646464646)|(lw-0x30)|(lw+0x46)|(uint64(check)-1))&top != 0 {
+		return idBody{}, ErrIDNonDigit
+	}
 	const lanes = 0x00FF00FF00FF00FF
 	// The date's eight digits (bytes 6-13), one per byte, into four 2-digit
 	// lanes with one multiply: byte 2i becomes 10*digit(2i) + digit(2i+1),
@@ -254,19 +253,42 @@ func validate[T string | []byte](c *Calendar, s T) (idBody, IDError) {
 	dx := da>>48 | db<<16
 	dl := (dx*10 + dx>>8) & lanes
 	cent, yy, m, d := dl&0xff, dl>>16&0xff, dl>>32&0xff, dl>>48
-	if cent < 18 || m-1 >= 12 || d-1 >= daysInLanes(cent, yy, m) || !c.notFuture(dateKey(cent, yy, m, d)) {
+	// A year from 1800, a month 1-12, a day 1 to the month's length: each
+	// difference below is negative exactly when its test fails.
+	if int64((cent-18)|(m-1)|(12-m)|(d-1)|(daysInLanes(cent, yy, m)-d)) < 0 ||
+		!c.notFuture(dateKey(cent, yy, m, d)) {
 		return idBody{}, ErrIDDate
 	}
 	// The weighted sum four digits per multiply: digits spread into 16-bit
 	// lanes times the weights in reverse lane order leave their dot product
 	// in the top lane (no lane exceeds 4*9*10, so nothing carries).
 	sum := (da&lanes)*wEven0>>48 + (da>>8&lanes)*wOdd0>>48 +
-		(db&lanes)*wEven1>>48 + (db>>8&lanes)*wOdd1>>48 + uint64(last-'0')*2
-	if checkChars[sum%11] != check {
+		(db&lanes)*wEven1>>48 + (db>>8&lanes)*wOdd1>>48 + (lw-'0')*2
+	if checkOfSum[sum&1023] != check {
 		return idBody{}, ErrIDCheckDigit
 	}
 	return idBody{a, b, last}, 0
 }
+
+// checkClass maps a check character to itself, x to X, and anything else
+// to 0: one load, no branch, in validate.
+var checkClass = func() (t [256]byte) {
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c
+	}
+	t['X'], t['x'] = 'X', 'X'
+	return t
+}()
+
+// checkOfSum is the check character of each weighted sum of a body's
+// digits (at most 900): a load in place of the remainder by 11, a
+// division in WebAssembly (BenchmarkValidateID).
+var checkOfSum = func() (t [1024]byte) {
+	for i := range t {
+		t[i] = checkChars[i%11]
+	}
+	return t
+}()
 
 // load64 reads 8 bytes little-endian; the compiler turns it into one load.
 func load64[T string | []byte](s T) uint64 {
@@ -324,7 +346,9 @@ func daysInLanes(cent, yy, m uint64) uint64 {
 		q = cent
 	}
 	leap := (q&3 - 1) >> 63 // 1 when q%4 == 0
-	return 28 + monthLengths>>(2*m+32*leap)&3
+	// &63: m is only 1-12 when the result counts, and a shift known to be
+	// below 64 needs no fix-up for larger counts.
+	return 28 + monthLengths>>((2*m+32*leap)&63)&3
 }
 
 // dateKey orders dates as yyyymmdd does, from the century, year in it,
