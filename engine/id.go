@@ -223,7 +223,7 @@ func validate[T string | []byte](c *Calendar, s T) (idBody, IDError) {
 	// WebAssembly a branch costs half a dozen instructions besides its
 	// compare, so tests are merged arithmetically (BenchmarkValidateID
 	// under wazero).
-	if len(s) != IDLen || (s[0]-0x21|s[IDLen-1]-0x21)&0x80 != 0 {
+	if len(s) != IDLen || ((s[0]-0x21)|(s[IDLen-1]-0x21))&0x80 != 0 {
 		// Only an ID that is the wrong length or starts or ends with a
 		// byte at or below a space (or above 0xA0) pays for the loops
 		// (BenchmarkValidateID under wazero).
