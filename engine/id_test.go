@@ -49,7 +49,7 @@ func TestParseID(t *testing.T) {
 	f("1101051949123:002X", ErrIDNonDigit)
 	f("11010519491231 02X", ErrIDNonDigit) // inner space is not trimmed
 	f("\n11010519491231002X", ErrIDLength) // only spaces and tabs are trimmed
-	f("11010519491231002 ", ErrIDLength)  // 18 bytes with the padding
+	f("11010519491231002 ", ErrIDLength)   // 18 bytes with the padding
 	f("\t1101051949123100X", ErrIDLength)
 	f("11010519491231002\xb8", ErrIDNonDigit)
 	f("\xa111010519491231002", ErrIDNonDigit)
