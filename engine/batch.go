@@ -92,10 +92,10 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 		group := ids[base:min(base+batchGroup, len(ids))]
 		// Bit j of bad: group[j] is invalid; of look: it passed the bloom
 		// filter (or there is none), so the exact index decides. Only
-		// those bits are visited at the end, not every ID, and the
-		// filter's k is tested once a group (bench/instructions.sh on
-		// BenchmarkScreeningHandler/text: 738 instructions an ID before,
-		// 704 after).
+		// those bits are visited at the end, not every ID
+		// (bench/instructions.sh on BenchmarkScreeningHandler/text: 738
+		// instructions an ID before, 704 after, with the bloom test's
+		// choice of k then made once a group).
 		var bad, look uint32
 		for j, id := range group {
 			var e IDError
@@ -119,14 +119,8 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 			for j := range group {
 				touched += words[bloomBlock(ps[j], m)]
 			}
-			if k == maxBloomK { // bloomTest's choice, made once a group
-				for j := range group {
-					look |= bit(bloomTest7(words, m, ps[j]), j)
-				}
-			} else {
-				for j := range group {
-					look |= bit(bloomTestAny(words, m, k, ps[j]), j)
-				}
+			for j := range group {
+				look |= bit(bloomTest(words, m, k, ps[j]), j)
 			}
 		} else {
 			look = 1<<len(group) - 1

@@ -318,14 +318,14 @@ func TestAddRegion(t *testing.T) {
 	}
 }
 
-// TestBloomTest7: the unrolled test answers as the loop does, for keys
+// TestBloomTest7: the unrolled test (k = 7) answers as the loop does, for keys
 // added and keys not, on a filter of DefaultBloomFPR's k.
 func TestBloomTest7(t *testing.T) {
 	const n = 50000
 	r := rand.New(rand.NewPCG(7, 8))
 	words, m, k, added := randomBloom(r, n, DefaultBloomFPR)
 	if k != maxBloomK {
-		t.Fatalf("k = %d at the default rate: bloomTest7 is never used", k)
+		t.Fatalf("k = %d at the default rate: the unrolled test is never used", k)
 	}
 	yes := 0
 	for i := range 4 * n {
@@ -333,7 +333,7 @@ func TestBloomTest7(t *testing.T) {
 		if i < n {
 			p = added[i]
 		}
-		got, want := bloomTest7(words, m, p), bloomTestAny(words, m, k, p)
+		got, want := bloomTest(words, m, k, p), bloomTestAny(words, m, k, p)
 		if got != want {
 			t.Fatalf("%#x: unrolled %v, loop %v", p, got, want)
 		}
