@@ -58,13 +58,18 @@ func BenchmarkBuild(b *testing.B) {
 	}
 }
 
+// benchSnapshot is a snapshot of n generated records.
+func benchSnapshot(n int) *Snapshot {
+	bl, _ := NewBuilder(Options{Key: testKey})
+	bl.recs = benchRecords(n)
+	return bl.Build()
+}
+
 // BenchmarkOpen: records/s to verify (SHA-256, CRCs) and decode a file.
 func BenchmarkOpen(b *testing.B) {
 	for _, n := range benchSizes(b) {
 		b.Run(sizeName(n), func(b *testing.B) {
-			bl, _ := NewBuilder(Options{Key: testKey})
-			bl.recs = benchRecords(n)
-			s := bl.Build()
+			s := benchSnapshot(n)
 			file, err := s.MarshalBinary()
 			if err != nil {
 				b.Fatal(err)
@@ -87,9 +92,7 @@ func BenchmarkOpen(b *testing.B) {
 func BenchmarkMarshal(b *testing.B) {
 	for _, n := range benchSizes(b) {
 		b.Run(sizeName(n), func(b *testing.B) {
-			bl, _ := NewBuilder(Options{Key: testKey})
-			bl.recs = benchRecords(n)
-			s := bl.Build()
+			s := benchSnapshot(n)
 			b.ReportAllocs()
 			cpu0 := processCPU()
 			for b.Loop() {
