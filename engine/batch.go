@@ -23,6 +23,10 @@ import "math/bits"
 // the exact index (the 2% of a gate's IDs that pass the bloom filter).
 const batchGroup = 32
 
+// A group's IDs are bits of a uint32 in batch: this fails to compile if
+// batchGroup outgrows it.
+const _ = uint32(1) << (batchGroup - 1)
+
 // Hit is one answer of a screening batch that is not green: the ID's
 // 0-based position in the batch and its Result (Status Red, Yellow or
 // Invalid, with Err set).
@@ -94,8 +98,7 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 		// filter (or there is none), so the exact index decides. Only
 		// those bits are visited at the end, not every ID
 		// (bench/instructions.sh on BenchmarkScreeningHandler/text: 738
-		// instructions an ID before, 704 after, with the bloom test's
-		// choice of k then made once a group).
+		// instructions an ID before, 704 after).
 		var bad, look uint32
 		for j, id := range group {
 			var e IDError
@@ -114,8 +117,9 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 			ps[j] = sip17(k0, k1, bodies[j].m0, bodies[j].m1, bodies[j].last)
 		}
 		if s.useBloom {
-			// Touch each ID's block: the loads are independent and a few
-			// instructions apart, so they miss in parallel.
+			// Touch each ID's block (an invalid ID's too: no branch): the
+			// loads are independent and a few instructions apart, so
+			// they miss in parallel.
 			for j := range group {
 				touched += words[bloomBlock(ps[j], m)]
 			}
