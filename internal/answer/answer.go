@@ -95,7 +95,7 @@ func AppendJSON[T string | []byte](dst []byte, v *View, query T, r engine.Result
 		dst = engine.AppendMask(dst, query)
 	}
 	if r.Status == engine.Green && r.Since == engine.NoDay && r.Red|r.Yellow == 0 {
-		return append(dst, v.green[len(`{"id":"0000**********0000`):]...)
+		return append(dst, v.green[len(`{"id":"0000**********0000`):]...) // from `","status"`
 	}
 	dst = append(dst, `","status":"`...)
 	dst = append(dst, r.Status.String()...)
@@ -109,8 +109,6 @@ func AppendJSON[T string | []byte](dst []byte, v *View, query T, r engine.Result
 	return append(dst, v.tail...)
 }
 
-// appendSinceSources appends `,"since":...,"sources":[...]` of a valid
-// ID's result.
 // greenHead is how a green answer begins, its ID's mask a placeholder.
 const greenHead = `{"id":"0000**********0000","status":"green"`
 
@@ -121,6 +119,8 @@ func put4[T string | []byte](dst []byte, src T) {
 	binary.LittleEndian.PutUint32(dst, uint32(src[0])|uint32(src[1])<<8|uint32(src[2])<<16|uint32(src[3])<<24)
 }
 
+// appendSinceSources appends `,"since":...,"sources":[...]` of a valid
+// ID's result.
 func appendSinceSources(dst []byte, v *View, r engine.Result) []byte {
 	dst = append(dst, `,"since":`...)
 	dst = appendDay(dst, r.Since)
