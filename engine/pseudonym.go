@@ -76,11 +76,21 @@ func (k Key) ParseBytes(cal *Calendar, b []byte) (Pseudonym, error) {
 }
 
 func pseudonymOf[T string | []byte](k Key, cal *Calendar, s T) (Pseudonym, error) {
+	p, e := hashID(k, cal, s)
+	if e != 0 {
+		return 0, e
+	}
+	return Pseudonym(p), nil
+}
+
+// hashID is pseudonymOf returning the plain IDError, for the lookups: no
+// error interface to build and assert on every one (BenchmarkLookup).
+func hashID[T string | []byte](k Key, cal *Calendar, s T) (uint64, IDError) {
 	b, e := validate(cal, s)
 	if e != 0 {
 		return 0, e
 	}
-	return Pseudonym(sip17(k.k0, k.k1, b.m0, b.m1, b.last)), nil
+	return sip17(k.k0, k.k1, b.m0, b.m1, b.last), 0
 }
 
 // sip17 is SipHash-2-4 specialised to a 17-byte message given as its two

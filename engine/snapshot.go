@@ -161,21 +161,11 @@ func (s *Snapshot) LookupRegionBytes(i int, b []byte) Result { return lookupRegi
 func (s *Snapshot) LookupID(id ID) Result { return s.lookupPseudonym(uint64(s.key.Of(id))) }
 
 func lookup[T string | []byte](s *Snapshot, id T) Result {
-	p, e := pseudonym(s, id)
+	p, e := hashID(s.key, s.cal, id)
 	if e != 0 {
 		return Result{Err: e, Since: NoDay}
 	}
 	return s.lookupPseudonym(p)
-}
-
-// pseudonym is Key.Parse returning the plain IDError: no error interface
-// to build and assert on every lookup (BenchmarkLookup).
-func pseudonym[T string | []byte](s *Snapshot, id T) (uint64, IDError) {
-	b, e := validate(s.cal, id)
-	if e != 0 {
-		return 0, e
-	}
-	return sip17(s.key.k0, s.key.k1, b.m0, b.m1, b.last), 0
 }
 
 func (s *Snapshot) lookupPseudonym(p uint64) Result {
@@ -192,7 +182,7 @@ func (s *Snapshot) lookupPseudonym(p uint64) Result {
 }
 
 func lookupRegion[T string | []byte](s *Snapshot, i int, id T) Result {
-	p, e := pseudonym(s, id)
+	p, e := hashID(s.key, s.cal, id)
 	if e != 0 {
 		return Result{Err: e, Since: NoDay}
 	}
