@@ -128,7 +128,7 @@ func sip17(k0, k1, m0, m1 uint64, last byte) uint64 {
 // dependency chains are interleaved in the instruction stream, so the
 // processor runs one hash's rounds in the other's latency
 // (BenchmarkSip17x2: 33 ns a pair against 39 for two sip17 calls, side by
-// side on the idle machine; BenchmarkLookupBatch's screening 3-8% faster
+// side on the idle machine; BenchmarkLookupBatch's screening 1-8% faster
 // per ID). The key's initial state is computed once for both and the
 // bodies are passed by pointer (bench/instructions.sh on
 // BenchmarkScreeningHandler/text: 11 instructions an ID fewer than with
