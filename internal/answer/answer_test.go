@@ -3,10 +3,13 @@ package answer
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/fixture"
 )
 
 func snapshot(t testing.TB) *engine.Snapshot {
@@ -73,5 +76,47 @@ func TestStaleFromIngest(t *testing.T) {
 		if got := fmt.Sprint(NewView(s, c.at, DefaultMaxAge, engine.CST).StaleList); got != c.want {
 			t.Errorf("at %v: stale %s, want %s", c.at, got, c.want)
 		}
+	}
+}
+
+// TestAppendGreens: AppendGreens writes exactly what AppendJSON and the
+// separator write for each ID, for runs shorter and longer than greenRun,
+// with padded and lowercase-x IDs anywhere in them, for either separator
+// and for one it keeps no copies for.
+func TestAppendGreens(t *testing.T) {
+	s := snapshot(t)
+	v := NewView(s, time.Date(2026, 11, 27, 9, 0, 0, 0, engine.CST), DefaultMaxAge, engine.CST)
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, sep := range []byte{'\n', ',', ' '} {
+		for _, n := range []int{0, 1, greenRun - 1, greenRun, greenRun + 1, 3*greenRun + 7, 1000} {
+			ids := fixture.IDs(uint64(n), n)
+			for i, id := range ids {
+				switch r.IntN(40) {
+				case 0:
+					ids[i] = " " + id
+				case 1:
+					ids[i] = id + "\t"
+				case 2:
+					ids[i] = strings.ToLower(id) // an x, where there is one
+				}
+			}
+			var want []byte
+			for _, id := range ids {
+				if st := s.Lookup(id).Status; st != engine.Green {
+					t.Fatalf("%s is %v, not green", id, st)
+				}
+				want = append(AppendJSON(want, v, id, s.Lookup(id)), sep)
+			}
+			prefix := []byte("[")
+			got := AppendGreens(prefix, v, ids, sep)
+			if string(got[:1]) != "[" || string(got[1:]) != string(want) {
+				t.Fatalf("sep %q, %d IDs:\n got %.300s\nwant %.300s", sep, n, got[1:], want)
+			}
+		}
+	}
+	buf := make([]byte, 0, 200<<10)
+	ids := fixture.IDs(7, 1000)
+	if n := testing.AllocsPerRun(20, func() { buf = AppendGreens(buf[:0], v, ids, '\n') }); n != 0 {
+		t.Errorf("%v allocs", n)
 	}
 }
