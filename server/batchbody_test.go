@@ -53,7 +53,13 @@ func FuzzTextIDs(f *testing.F) {
 	for _, s := range []string{"11010519491231002X\n310101199001011234", "a\r\nb\r\n\r\n", " \t\n\u00a0\n\u0085x\n", "\r", "\n\n\n", "x\ry\n", "\x7f\n\x01\n é\n",
 		// 18-byte lines, the IDs' fast path: plain, CR-ended, blank, and with
 		// a newline inside the first 18 bytes.
-		"110105194912310021\n110105194912310021", "11010519491231002\r\nx", "                  \nx", "1234567\n1234567890\nx", "\n23456789012345678\n", "12345678901234567\n\n"} {
+		"110105194912310021\n110105194912310021", "11010519491231002\r\nx", "                  \nx", "1234567\n1234567890\nx", "\n23456789012345678\n", "12345678901234567\n\n",
+		// Bodies of 18-byte lines only, strideIDs' path: with and without
+		// the last newline, one line CR-ended or starting with a space,
+		// a newline moved off the stride, and more lines than max.
+		"110105194912310021\n310101199001011234\n", "110105194912310021\n310101199001011234", "11010519491231002\r\n310101199001011234",
+		" 10105194912310021\n310101199001011234", "1101051949\n2310021310101199001011234\n",
+		"110105194912310021\n110105194912310021\n110105194912310021\n110105194912310021\n110105194912310021\n110105194912310021\n110105194912310021"} {
 		f.Add([]byte(s), 5)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, max int) {
