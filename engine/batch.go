@@ -80,8 +80,8 @@ var greenResult = Result{Status: Green, Since: NoDay}
 // inlined, so the ignored result survives).
 func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_ []Hit, touched uint64) {
 	var (
-		bodies [batchGroup]idBody
 		ps     [batchGroup]uint64
+		blocks [batchGroup]uint64  // ps[j]'s bloom block, its first word's index
 		errs   [batchGroup]IDError // 0 for a valid ID
 	)
 	words, m, k := s.bloomBits, s.bloomM, s.bloomK
@@ -100,31 +100,35 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 		// (bench/instructions.sh on BenchmarkScreeningHandler/text: 738
 		// instructions an ID before, 704 after).
 		var bad, look uint32
-		for j, id := range group {
-			var e IDError
-			bodies[j], e = validate(s.cal, id)
-			errs[j] = e
-			bad |= bit(e != 0, j)
-		}
-		// Two at a time (sip17x2); an invalid ID's zero body is hashed
-		// too, and ignored.
+		// Validated and hashed two at a time (sip17x2), in one pass; an
+		// invalid ID's zero body is hashed too, and ignored. The touch
+		// keeps each block's index for the test (bench/instructions.sh on
+		// BenchmarkScreeningHandler/text: 619 instructions an ID with a
+		// pass each and the index computed twice, 588 now).
 		k0, k1 := s.key.k0, s.key.k1
-		j := 0
-		for ; j+1 < len(group); j += 2 {
-			ps[j], ps[j+1] = sip17x2(k0, k1, &bodies[j], &bodies[j+1])
-		}
-		if j < len(group) {
-			ps[j] = sip17(k0, k1, bodies[j].m0, bodies[j].m1, bodies[j].last)
+		for j := 0; j < len(group); j += 2 {
+			if j+1 == len(group) {
+				b, e := validate(s.cal, group[j])
+				errs[j], bad = e, bad|bit(e != 0, j)
+				ps[j] = sip17(k0, k1, b.m0, b.m1, b.last)
+				break
+			}
+			a, ea := validate(s.cal, group[j])
+			b, eb := validate(s.cal, group[j+1])
+			errs[j], errs[j+1] = ea, eb
+			bad |= bit(ea != 0, j) | bit(eb != 0, j+1)
+			ps[j], ps[j+1] = sip17x2(k0, k1, &a, &b)
 		}
 		if s.useBloom {
 			// Touch each ID's block (an invalid ID's too: no branch): the
 			// loads are independent and a few instructions apart, so
 			// they miss in parallel.
 			for j := range group {
-				touched += words[bloomBlock(ps[j], m)]
+				blocks[j] = bloomBlock(ps[j], m)
+				touched += words[blocks[j]]
 			}
 			for j := range group {
-				look |= bit(bloomTest(words, m, k, ps[j]), j)
+				look |= bit(bloomTest(words, blocks[j], k, ps[j]), j)
 			}
 		} else {
 			look = 1<<len(group) - 1

@@ -166,8 +166,8 @@ func BenchmarkBloomTest(b *testing.B) {
 		name string
 		test func(p uint64) bool
 	}{
-		{"loop", func(p uint64) bool { return bloomTestAny(words, m, k, p) }},
-		{"unrolled", func(p uint64) bool { return bloomTest(words, m, k, p) }},
+		{"loop", func(p uint64) bool { return bloomTestAny(words, bloomBlock(p, m), k, p) }},
+		{"unrolled", func(p uint64) bool { return bloomTest(words, bloomBlock(p, m), k, p) }},
 	} {
 		b.Run("path="+c.name, func(b *testing.B) {
 			yes := 0

@@ -171,7 +171,7 @@ func lookup[T string | []byte](s *Snapshot, id T) Result {
 func (s *Snapshot) lookupPseudonym(p uint64) Result {
 	// The bloom test is written out here rather than left to find: it
 	// answers 99% of lookups, and the calls cost several ns (BenchmarkLookup).
-	if s.useBloom && !bloomTest(s.bloomBits, s.bloomM, s.bloomK, p) {
+	if s.useBloom && !bloomTest(s.bloomBits, bloomBlock(p, s.bloomM), s.bloomK, p) {
 		return Result{Status: Green, Since: NoDay}
 	}
 	ord, ok := s.exact(p)
@@ -226,7 +226,7 @@ func (s *Snapshot) exact(p uint64) (uint32, bool) {
 
 // mayContain tests the bloom filter.
 func (s *Snapshot) mayContain(p uint64) bool {
-	return bloomTest(s.bloomBits, s.bloomM, s.bloomK, p)
+	return bloomTest(s.bloomBits, bloomBlock(p, s.bloomM), s.bloomK, p)
 }
 
 // The bloom filters are cache-line blocked: the pseudonym (already a uniform
@@ -259,8 +259,8 @@ func bloomMix(p uint64) uint64 {
 }
 
 // bloomTestAny is bloomTest for any k.
-func bloomTestAny(words []uint64, m, k, p uint64) bool {
-	blk := words[bloomBlock(p, m):][:blockWords]
+func bloomTestAny(words []uint64, at, k, p uint64) bool {
+	blk := words[at:][:blockWords]
 	// No early exit: with half the bits set, whether the next probe hits is
 	// a coin toss, and mispredicted branches cost more than the few extra
 	// loads from a line already in L1.
@@ -284,12 +284,13 @@ func bloomTestAny(words []uint64, m, k, p uint64) bool {
 // are read from g at once and their words ANDed as a tree, not in a chain
 // (BenchmarkBloomTest, blocks mostly in the second-level cache: 15-19 ns
 // against 22-24 for the loop, under load). Other k take bloomTestAny. One
-// function, so that a lookup makes one call for the test.
-func bloomTest(words []uint64, m, k, p uint64) bool {
+// function, so that a lookup makes one call for the test. at is p's block,
+// bloomBlock(p, m): a batch has it from touching the block.
+func bloomTest(words []uint64, at, k, p uint64) bool {
 	if k != maxBloomK {
-		return bloomTestAny(words, m, k, p)
+		return bloomTestAny(words, at, k, p)
 	}
-	blk := words[bloomBlock(p, m):][:blockWords]
+	blk := words[at:][:blockWords]
 	g := bloomMix(p)
 	a := blk[g>>6&7] >> (g & 63)
 	b := blk[g>>15&7] >> (g >> 9 & 63)

@@ -270,7 +270,7 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 		fp := 0
 		const trials = 1000000
 		for range trials {
-			if bloomTest(words, m, k, r.Uint64()) {
+			if p := r.Uint64(); bloomTest(words, bloomBlock(p, m), k, p) {
 				fp++
 			}
 		}
@@ -333,7 +333,7 @@ func TestBloomTest7(t *testing.T) {
 		if i < n {
 			p = added[i]
 		}
-		got, want := bloomTest(words, m, k, p), bloomTestAny(words, m, k, p)
+		got, want := bloomTest(words, bloomBlock(p, m), k, p), bloomTestAny(words, bloomBlock(p, m), k, p)
 		if got != want {
 			t.Fatalf("%#x: unrolled %v, loop %v", p, got, want)
 		}
