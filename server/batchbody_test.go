@@ -56,12 +56,16 @@ func FuzzTextIDs(f *testing.F) {
 		"110105194912310021\n110105194912310021", "11010519491231002\r\nx", "                  \nx", "1234567\n1234567890\nx", "\n23456789012345678\n", "12345678901234567\n\n",
 		// Bodies of 18-byte lines only, strideIDs' path: with and without
 		// the last newline, one line CR-ended or starting with a space,
-		// a newline moved off the stride, and more lines than max.
+		// and a newline moved off the stride (as many newlines as full
+		// strides, one of them misplaced).
 		"110105194912310021\n310101199001011234\n", "110105194912310021\n310101199001011234", "11010519491231002\r\n310101199001011234",
-		" 10105194912310021\n310101199001011234", "1101051949\n2310021310101199001011234\n",
-		"110105194912310021\n110105194912310021\n110105194912310021\n110105194912310021\n110105194912310021\n110105194912310021\n110105194912310021"} {
+		" 10105194912310021\n310101199001011234", "1101051949\n2310021310101199001011234\n", "00000000000000\n0000", "1234567890\n12345678"} {
 		f.Add([]byte(s), 5)
 	}
+	// max+1 lines (max is 6 here), taken, and max+2, refused by the stride
+	// path and cut at max+1 by the line-by-line one.
+	f.Add([]byte(strings.Repeat("110105194912310021\n", 7)), 5)
+	f.Add([]byte(strings.Repeat("110105194912310021\n", 8)), 5)
 	f.Fuzz(func(t *testing.T, body []byte, max int) {
 		max = max&63 + 1
 		var want []string

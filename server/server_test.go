@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/yrd-hcx/hcx/engine"
+	"github.com/yrd-hcx/hcx/internal/answer"
 	"github.com/yrd-hcx/hcx/internal/auth"
 	"github.com/yrd-hcx/hcx/internal/fixture"
 	"github.com/yrd-hcx/hcx/loader"
@@ -186,6 +189,82 @@ func TestAuth(t *testing.T) {
 		if r.code >= 400 {
 			if m := r.json(t); m["error"] == nil || m["detail"] == nil {
 				t.Errorf("%s %s: error body %s", c.method, c.path, r.body)
+			}
+		}
+	}
+}
+
+// TestBatchBytes: a batch's answer is, byte for byte, each ID's answer as
+// AppendJSON renders the single lookup's result, in order: NDJSON lines,
+// or a JSON array; with ?only=listed, only those that are not green, each
+// with its position. The bodies mix listed IDs (adjacent, first, last) with
+// green, padded, lowercase-x, CRLF-ended, blank and invalid lines.
+func TestBatchBytes(t *testing.T) {
+	e := newEnv(t, Config{}, true)
+	st := e.srv.cur.Load()
+	green := fixture.IDs(9, 400)
+	r := rand.New(rand.NewPCG(7, 8))
+	for round := range 40 {
+		var lines []string
+		for range r.IntN(120) {
+			switch id := green[r.IntN(len(green))]; r.IntN(12) {
+			case 0:
+				lines = append(lines, e.sh[r.IntN(len(e.sh))])
+			case 1:
+				lines = append(lines, e.ah[r.IntN(len(e.ah))])
+			case 2:
+				lines = append(lines, " "+id+"\t")
+			case 3:
+				lines = append(lines, strings.ToLower(e.sh[r.IntN(len(e.sh))]))
+			case 4:
+				lines = append(lines, id[:17])
+			case 5:
+				lines = append(lines, id+"\r")
+			case 6:
+				lines = append(lines, "")
+			default:
+				lines = append(lines, id)
+			}
+		}
+		if round%4 == 0 { // IDs of 18 bytes only, the stride's path
+			lines = slices.DeleteFunc(lines, func(l string) bool { return len(l) != engine.IDLen })
+		}
+		var ids []string // what the server answers: lines not blank, CR dropped
+		for _, l := range lines {
+			if l = strings.TrimSuffix(l, "\r"); strings.TrimSpace(l) != "" {
+				ids = append(ids, l)
+			}
+		}
+		jsonBody, _ := json.Marshal(map[string][]string{"ids": ids})
+		for _, screen := range []bool{false, true} {
+			var answers [][]byte
+			for i, id := range ids {
+				res := st.snap.Lookup(id)
+				if screen && res.Status == engine.Green {
+					continue
+				}
+				a := answer.AppendJSON(nil, st.view, id, res)
+				if screen {
+					a = append([]byte(fmt.Sprintf(`{"i":%d,`, i)), a[1:]...)
+				}
+				answers = append(answers, a)
+			}
+			path, tail := "/v1/status", "]}\n"
+			if screen {
+				path, tail = "/v1/status?only=listed", fmt.Sprintf(`],"count":%d}`+"\n", len(ids))
+			}
+			wantText := string(bytes.Join(append(answers, nil), []byte("\n")))
+			if len(answers) == 0 {
+				wantText = ""
+			}
+			got := e.do(t, "POST", path, auth.Lookup, []byte(strings.Join(lines, "\n")), "Content-Type", "text/plain")
+			if got.code != 200 || string(got.body) != wantText {
+				t.Fatalf("round %d, %s, text:\n got %d %.400s\nwant %.400s", round, path, got.code, got.body, wantText)
+			}
+			wantJSON := `{"results":[` + string(bytes.Join(answers, []byte(","))) + tail
+			got = e.do(t, "POST", path, auth.Lookup, jsonBody, "Content-Type", "application/json")
+			if got.code != 200 || string(got.body) != wantJSON {
+				t.Fatalf("round %d, %s, JSON:\n got %d %.400s\nwant %.400s", round, path, got.code, got.body, wantJSON)
 			}
 		}
 	}

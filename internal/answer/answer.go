@@ -145,7 +145,7 @@ func AppendGreens[T string | []byte](dst []byte, v *View, ids []T, sep byte) []b
 			put4(b[len(`{"id":"0000**********`):], id[engine.IDLen-4:])
 			b = b[line:]
 		}
-		if j < k || k == 0 { // padded, with a lowercase x, or an unusual sep
+		if j < k || k == 0 { // not of IDLen bytes (padded), or no copies for sep
 			dst = append(AppendJSON(dst[:n+j*line], v, ids[j], greenResult), sep)
 			j++
 		}
