@@ -234,6 +234,11 @@ func validate[T string | []byte](c *Calendar, s T) (idBody, IDError) {
 			return idBody{}, ErrIDLength
 		}
 	}
+	// Resliced, s's capacity is known to the compiler, which then drops
+	// the four bounds checks below for one (bench/instructions.sh on
+	// BenchmarkScreeningHandler/text, 200,000 IDs: 603 instructions an ID
+	// before, 595 after).
+	s = s[:IDLen]
 	a, b := load64(s[0:8]), load64(s[8:16])
 	last, check := s[16], checkClass[s[bodyLen]]
 	// Eight digits at a time: byte x is a digit iff neither x-0x30 nor
