@@ -71,8 +71,8 @@ func textIDs(body []byte, dst [][]byte, max int) [][]byte {
 // newline inside; a line that starts printable and does not end in '\r'
 // is then taken as it is, from the two bytes at its ends. For any other
 // body it reports false and returns dst as it was but for its capacity;
-// textIDs then splits the body line by line. BenchmarkTextIDs: 32 instructions an ID against 71 line by
-// line (bench/instructions.sh).
+// textIDs then splits the body line by line. BenchmarkTextIDs: 32
+// instructions an ID against 71 line by line (bench/instructions.sh).
 func strideIDs(body []byte, dst [][]byte, max int) ([][]byte, bool) {
 	const stride = engine.IDLen + 1
 	lines := (len(body) + 1) / stride
