@@ -139,7 +139,7 @@ func AppendGreens[T string | []byte](dst []byte, v *View, ids []T, sep byte) []b
 		dst = append(dst, run[:k*line]...)
 		b := dst[n:]
 		j := 0
-		for ; j < k && len(ids[j]) == engine.IDLen && len(b) >= line; j++ {
+		for ; j < k && len(ids[j]) == engine.IDLen; j++ {
 			id := ids[j]
 			put4(b[len(`{"id":"`):], id[:4])
 			put4(b[len(`{"id":"0000**********`):], id[engine.IDLen-4:])
