@@ -6,4 +6,5 @@
 # redis-tools (Debian: apt-get install -y wrk redis-server redis-tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOEXPERIMENT="${GOEXPERIMENT-simd}" # the vector build, as make builds it (Makefile)
 exec go run ./bench/compare "$@"

@@ -27,6 +27,7 @@
 {
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOEXPERIMENT="${GOEXPERIMENT-simd}" # the vector build, as make builds it (Makefile)
 RECORDS=${RECORDS:-100000000} DURATION=${DURATION:-10s} NICE=${NICE:--15} KEEP=${KEEP:-0}
 W=${WORK:-$(mktemp -d /tmp/hcx-national.XXXXXX)}
 OUT=${OUT:-$W-report}

@@ -25,6 +25,7 @@
 {
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOEXPERIMENT="${GOEXPERIMENT-simd}" # the vector build, as make builds it (Makefile)
 RECORDS=${RECORDS:-1000000} RATES=${RATES:-"10000 20000 30000 40000 50000"} ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s} WARMUP=${WARMUP:-2s} CONNS=${CONNS:-256} PIN=${PIN:-1} NICE=${NICE:--15}
 T=$(mktemp -d /tmp/hcx-rush.XXXXXX)

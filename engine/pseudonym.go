@@ -196,3 +196,10 @@ func sipRound(v0, v1, v2, v3 uint64) (uint64, uint64, uint64, uint64) {
 	v2 = bits.RotateLeft64(v2, 32)
 	return v0, v1, v2, v3
 }
+
+// sip17x8Scalar is sip17x8 without vectors: eight sip17 calls.
+func sip17x8Scalar(k0, k1 uint64, m0, m1, last, out *[8]uint64) {
+	for i := range out {
+		out[i] = sip17(k0, k1, m0[i], m1[i], byte(last[i]))
+	}
+}
