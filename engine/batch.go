@@ -108,7 +108,7 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 		// BenchmarkScreeningHandler/text, 200,000 IDs: 621 instructions an
 		// ID with a pass each and the index computed twice, 603 now).
 		k0, k1 := s.key.k0, s.key.k1
-		if wideSip {
+		if wide {
 			// Validated into lanes, then hashed eight at a time
 			// (BenchmarkLookupBatch, path=screen). A short group's last
 			// lanes hash what an earlier group left there, and are ignored.
@@ -143,8 +143,14 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 				blocks[j] = bloomBlock(ps[j], m)
 				touched += words[blocks[j]]
 			}
-			for j := range group {
-				look |= bit(bloomTest(words, blocks[j], k, ps[j]), j)
+			if wide && k == maxBloomK {
+				for j := range group {
+					look |= bit(bloomTestVec(words, blocks[j], ps[j]), j)
+				}
+			} else {
+				for j := range group {
+					look |= bit(bloomTest(words, blocks[j], k, ps[j]), j)
+				}
 			}
 		} else {
 			look = 1<<len(group) - 1

@@ -80,14 +80,14 @@ func TestBatchMatchesLookup(t *testing.T) {
 	})
 }
 
-// checkBatch runs checkBatchPath with the pairs' hash and with the eight
-// lanes' (vectors where the build and processor have them, else its
-// scalar form), restoring the processor's choice after.
+// checkBatch runs checkBatchPath on the batch's scalar path and on its
+// wide one (vectors where the build and processor have them, else the
+// vector functions' scalar forms), restoring the processor's choice after.
 func checkBatch(t *testing.T, s *Snapshot, ids []string) {
 	t.Helper()
-	defer func(w bool) { wideSip = w }(wideSip)
-	for _, wide := range []bool{false, true} {
-		wideSip = wide
+	defer func(w bool) { wide = w }(wide)
+	for _, w := range []bool{false, true} {
+		wide = w
 		checkBatchPath(t, s, ids)
 	}
 }
@@ -104,13 +104,13 @@ func checkBatchPath(t *testing.T, s *Snapshot, ids []string) {
 	hits := s.Screen(ids, prefix)
 	hitsBytes := s.ScreenBytes(bs, nil)
 	if len(got) != len(ids) || len(gotBytes) != len(ids) {
-		t.Fatalf("%d IDs (wide hash %v): batch answered %d, bytes %d", len(ids), wideSip, len(got), len(gotBytes))
+		t.Fatalf("%d IDs (wide %v): batch answered %d, bytes %d", len(ids), wide, len(got), len(gotBytes))
 	}
 	var want []Hit
 	for i, id := range ids {
 		w := s.Lookup(id)
 		if got[i] != w || gotBytes[i] != w {
-			t.Fatalf("ID %d of %d (%q, wide hash %v): Lookup %+v, LookupBatch %+v, LookupBatchBytes %+v", i, len(ids), id, wideSip, w, got[i], gotBytes[i])
+			t.Fatalf("ID %d of %d (%q, wide hash %v): Lookup %+v, LookupBatch %+v, LookupBatchBytes %+v", i, len(ids), id, wide, w, got[i], gotBytes[i])
 		}
 		if w.Status != Green {
 			want = append(want, Hit{i, w})
@@ -120,10 +120,10 @@ func checkBatchPath(t *testing.T, s *Snapshot, ids []string) {
 		t.Fatalf("Screen overwrote what dst held: %+v", hits[0])
 	}
 	if a, b := fmt.Sprint(hits[1:]), fmt.Sprint(want); a != b {
-		t.Fatalf("%d IDs (wide hash %v): Screen\n%s\nwant\n%s", len(ids), wideSip, a, b)
+		t.Fatalf("%d IDs (wide %v): Screen\n%s\nwant\n%s", len(ids), wide, a, b)
 	}
 	if a, b := fmt.Sprint(hitsBytes), fmt.Sprint(want); len(want) > 0 && a != b {
-		t.Fatalf("%d IDs (wide hash %v): ScreenBytes\n%s\nwant\n%s", len(ids), wideSip, a, b)
+		t.Fatalf("%d IDs (wide %v): ScreenBytes\n%s\nwant\n%s", len(ids), wide, a, b)
 	}
 }
 

@@ -70,7 +70,10 @@ func BenchmarkSip17(b *testing.B) {
 }
 
 // BenchmarkSip17x2: the pseudonyms of pairs of IDs, path=single as two
-// sip17 calls, path=x2 as one sip17x2; ns/op is per ID.
+// sip17 calls, path=x2 as one sip17x2; ns/op is per pair. path=x8: eight
+// IDs (their bodies copied into lanes, as the batch does) in one sip17x8,
+// in vectors where the build and processor have them
+// (engine/wide_simd.go); its ns/op is per eight IDs.
 func BenchmarkSip17x2(b *testing.B) {
 	pool := idPool()
 	bodies := make([]idBody, len(pool))
@@ -91,6 +94,19 @@ func BenchmarkSip17x2(b *testing.B) {
 		for i := 0; b.Loop(); i += 2 {
 			h, g := sip17x2(k0, k1, &bodies[i&(len(bodies)-1)], &bodies[(i+1)&(len(bodies)-1)])
 			x ^= h ^ g
+		}
+		sinkInt = int(x)
+	})
+	b.Run("path=x8", func(b *testing.B) {
+		var m0, m1, last, out [8]uint64
+		var x uint64
+		for i := 0; b.Loop(); i += 8 {
+			for j := range 8 {
+				p := &bodies[(i+j)&(len(bodies)-1)]
+				m0[j], m1[j], last[j] = p.m0, p.m1, uint64(p.last)
+			}
+			sip17x8(k0, k1, &m0, &m1, &last, &out)
+			x ^= out[0] ^ out[7]
 		}
 		sinkInt = int(x)
 	})

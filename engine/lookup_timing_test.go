@@ -154,7 +154,8 @@ func BenchmarkBaselineMapLookup(b *testing.B) {
 
 // BenchmarkBloomTest: one test of a 1,000,000-key filter at the default
 // rate (1.1 MB, about the second-level cache), path=loop the general
-// bloomTestAny, path=unrolled bloomTest (k = 7), over the same 4,096 keys.
+// bloomTestAny, path=unrolled bloomTest (k = 7), path=vector bloomTestVec
+// (its scalar form in a build without vectors), over the same 4,096 keys.
 func BenchmarkBloomTest(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	words, m, k, _ := randomBloom(r, 1000000, DefaultBloomFPR)
@@ -168,6 +169,7 @@ func BenchmarkBloomTest(b *testing.B) {
 	}{
 		{"loop", func(p uint64) bool { return bloomTestAny(words, bloomBlock(p, m), k, p) }},
 		{"unrolled", func(p uint64) bool { return bloomTest(words, bloomBlock(p, m), k, p) }},
+		{"vector", func(p uint64) bool { return bloomTestVec(words, bloomBlock(p, m), p) }},
 	} {
 		b.Run("path="+c.name, func(b *testing.B) {
 			yes := 0

@@ -318,8 +318,9 @@ func TestAddRegion(t *testing.T) {
 	}
 }
 
-// TestBloomTest7: the unrolled test (k = 7) answers as the loop does, for keys
-// added and keys not, on a filter of DefaultBloomFPR's k.
+// TestBloomTest7: the unrolled test (k = 7) and its vector form answer as
+// the loop does, for keys added and keys not, on a filter of
+// DefaultBloomFPR's k.
 func TestBloomTest7(t *testing.T) {
 	const n = 50000
 	r := rand.New(rand.NewPCG(7, 8))
@@ -333,9 +334,10 @@ func TestBloomTest7(t *testing.T) {
 		if i < n {
 			p = added[i]
 		}
-		got, want := bloomTest(words, bloomBlock(p, m), k, p), bloomTestAny(words, bloomBlock(p, m), k, p)
-		if got != want {
-			t.Fatalf("%#x: unrolled %v, loop %v", p, got, want)
+		at := bloomBlock(p, m)
+		got, want, vec := bloomTest(words, at, k, p), bloomTestAny(words, at, k, p), bloomTestVec(words, at, p)
+		if got != want || vec != want {
+			t.Fatalf("%#x: unrolled %v, vectors (%v) %v, loop %v", p, got, wide, vec, want)
 		}
 		if got {
 			yes++

@@ -1,0 +1,17 @@
+//go:build !(goexperiment.simd && amd64)
+
+package engine
+
+// Without Go's vector package (a build with GOEXPERIMENT=simd on amd64, as
+// `make build` makes) the batch path takes its scalar forms. wide and the
+// functions below exist so that the tests can run the other path too: the
+// same code, with the vector functions' scalar forms.
+var wide = false
+
+func sip17x8(k0, k1 uint64, m0, m1, last, out *[8]uint64) {
+	sip17x8Scalar(k0, k1, m0, m1, last, out)
+}
+
+func bloomTestVec(words []uint64, at, p uint64) bool {
+	return bloomTest(words, at, maxBloomK, p)
+}
