@@ -83,8 +83,8 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 		ps     [batchGroup]uint64
 		blocks [batchGroup]uint64  // ps[j]'s bloom block, its first word's index
 		errs   [batchGroup]IDError // 0 for a valid ID
-		// The bodies' words, lane by lane, when sip17x8 hashes them.
-		m0, m1, last [batchGroup]uint64
+		// The IDs' words and last bytes, lane by lane, for the vectors.
+		m0, m1, last, chk [batchGroup]uint64
 	)
 	words, m, k := s.bloomBits, s.bloomM, s.bloomK
 	emit := func(i int, r Result) {
@@ -109,10 +109,25 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 		// ID with a pass each and the index computed twice, 603 now).
 		k0, k1 := s.key.k0, s.key.k1
 		if wide {
-			// Validated into lanes, then hashed eight at a time
-			// (BenchmarkLookupBatch, path=screen). A short group's last
-			// lanes hash what an earlier group left there, and are ignored.
-			for j := range group {
+			// Loaded into lanes, validated and hashed eight at a time
+			// (engine/wide_simd.go). validate8 shows most valid IDs so;
+			// validate decides the rest and finds their errors. Lanes past
+			// a short group's end, or of an ID of another length, hold
+			// what an earlier ID left there, and are ignored.
+			var other uint32 // not IDLen bytes long
+			for j, id := range group {
+				if len(id) != IDLen {
+					other |= 1 << j
+					continue
+				}
+				m0[j], m1[j], last[j], chk[j] = load64(id[0:8]), load64(id[8:16]), uint64(id[16]), uint64(id[17])
+			}
+			var shown uint32
+			for g := 0; g < len(group); g += 8 {
+				shown |= uint32(validate8(s.cal, (*[8]uint64)(m0[g:]), (*[8]uint64)(m1[g:]), (*[8]uint64)(last[g:]), (*[8]uint64)(chk[g:]))) << g
+			}
+			for x := (1<<len(group) - 1) &^ (shown &^ other); x != 0; x &= x - 1 {
+				j := bits.TrailingZeros32(x)
 				b, e := validate(s.cal, group[j])
 				errs[j], bad = e, bad|bit(e != 0, j)
 				m0[j], m1[j], last[j] = b.m0, b.m1, uint64(b.last)

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -205,6 +207,8 @@ func TestValidateDates(t *testing.T) {
 	var b [IDLen]byte
 	copy(b[:], "110105")
 	copy(b[14:], "002")
+	var lanes []string // every date, for validate8 too
+	defer func() { checkValidate8(t, testCal, lanes) }()
 	for _, y := range years {
 		for m := range 100 {
 			for d := range 42 {
@@ -222,7 +226,66 @@ func TestValidateDates(t *testing.T) {
 				if want := refValidate(testCal, s); got != want {
 					t.Fatalf("%s: validate %v, reference %v", s[6:14], got, want)
 				}
+				lanes = append(lanes, s)
 			}
 		}
 	}
+}
+
+// checkValidate8 runs validate8 over ids eight at a time (the last group
+// padded with its first ID; ids of another length are left to validate, as
+// the batch does): with vectors, a lane's bit is set exactly when validate
+// accepts the ID and its date is not past c's floor; without them, never.
+func checkValidate8(t *testing.T, c *Calendar, ids []string) {
+	t.Helper()
+	var ids18 []string
+	for _, s := range ids {
+		if len(s) == IDLen {
+			ids18 = append(ids18, s)
+		}
+	}
+	for g := 0; g < len(ids18); g += 8 {
+		var a, b, last, chk [8]uint64
+		lane := func(i int) string { return ids18[min(g+i, len(ids18)-1)] }
+		for i := range 8 {
+			s := lane(i)
+			a[i], b[i], last[i], chk[i] = load64(s[0:8]), load64(s[8:16]), uint64(s[16]), uint64(s[17])
+		}
+		bits := validate8(c, &a, &b, &last, &chk)
+		for i := range 8 {
+			s := lane(i)
+			_, e := validate(c, s)
+			key := uint32(0)
+			if e == 0 {
+				n := func(i int) uint32 { return uint32(s[i]-'0')*10 + uint32(s[i+1]-'0') }
+				key = n(6)<<24 | n(8)<<16 | n(10)<<8 | n(12)
+			}
+			want := hasAVX512 && e == 0 && key <= c.floor
+			if got := bits>>i&1 != 0; got != want {
+				t.Fatalf("%q: validate8 %v, want %v (validate: %v, vectors: %v)", s, got, want, e, hasAVX512)
+			}
+		}
+	}
+}
+
+// TestValidate8: random IDs, then each with one byte replaced (every
+// position, digits, X, x and bytes around them), through validate8 as
+// checkValidate8 says; TestValidateDates runs it over its dates.
+func TestValidate8(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	subs := []byte{0, ' ', '/', '0', '1', '5', '9', ':', 'X', 'x', 'Y', 0x7f, 0x80, 0xb0, 0xba, 0xff}
+	var ids []string
+	for range 3000 {
+		s := randomID(r)
+		ids = append(ids, s, strings.ToLower(s))
+		b := []byte(s)
+		i := r.IntN(IDLen)
+		b[i] = subs[r.IntN(len(subs))]
+		ids = append(ids, string(b))
+	}
+	fresh := []byte(randomID(r))
+	copy(fresh[6:14], testCal.now().In(testCal.loc).Format("20060102")) // today: past the floor
+	fresh[17] = CheckChar(fresh[:17])
+	ids = append(ids, string(fresh))
+	checkValidate8(t, testCal, ids)
 }
