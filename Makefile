@@ -12,7 +12,7 @@ COUNT     ?= 10
 STATICCHECK_VERSION = v0.8.2
 STATICCHECK         = bin/staticcheck
 
-.PHONY: build test deps fmt-check vet staticcheck test-race test-allocs test-wasm test-compare \
+.PHONY: build test deps fmt-check vet staticcheck test-race test-allocs test-scalar test-wasm test-compare \
 	wasm bench fuzz demo fmt compare national
 
 build: wasm
@@ -22,9 +22,10 @@ build: wasm
 # named), formatting, vet for the native, js/wasm and wasip1 builds, the race
 # tests (with the OpenAPI contract and the alert rules), a pass without
 # -race of the allocation tests (they are `!race`: the race detector
-# allocates), the js/wasm tests under Node, the compare script's 2-second
-# smoke run, and staticcheck for the three builds.
-test: deps fmt-check vet test-race test-allocs test-wasm test-compare staticcheck
+# allocates), the engine's tests without the vector build, the js/wasm
+# tests under Node, the compare script's 2-second smoke run, and
+# staticcheck for the three builds.
+test: deps fmt-check vet test-race test-allocs test-scalar test-wasm test-compare staticcheck
 	@echo "make test: all passed"
 
 deps:
@@ -58,6 +59,11 @@ test-allocs:
 	  tests=$$(grep -h -o '^func Test[A-Za-z0-9_]*' $$(grep -l '^//go:build.*!race' $$dir/*_test.go) | cut -c6- | paste -sd'|' -); \
 	  [ -z "$$tests" ] || { echo "$(GO) test -count=1 -run '^($$tests)$$' $$dir"; $(GO) test -count=1 -run "^($$tests)$$" $$dir; }; \
 	done
+
+# The engine's tests in a build without Go's simd package, as a plain `go
+# build` makes it: the vector functions' scalar stand-ins (engine/wide.go).
+test-scalar:
+	GOEXPERIMENT= $(GO) test -count=1 ./engine
 
 # Go's js/wasm support runs test binaries through go_js_wasm_exec (Node).
 test-wasm:
