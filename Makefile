@@ -1,8 +1,10 @@
 # hcx build and test entry points. `make test` is what CI runs (.ci/run).
 GO        ?= go
-# The engine's batch path hashes eight IDs at a time in AVX-512 vectors
-# (engine/sipwide_simd.go) when Go's simd package is enabled; elsewhere it
-# falls back to scalar code. Every target builds and tests with it.
+# With Go's experimental simd package the engine's batch path checks,
+# hashes and tests eight IDs at a time in AVX-512 vectors
+# (engine/wide_simd.go); without it, or on a processor without AVX-512, it
+# runs scalar code. Every target but test-scalar builds with it, unless
+# GOEXPERIMENT is already set (then that build is made).
 GOEXPERIMENT ?= simd
 export GOEXPERIMENT
 BENCHTIME ?= 1s

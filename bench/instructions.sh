@@ -18,8 +18,9 @@
 # set-ups still move a little: at OPS 20,000 the same handler benchmark
 # came out up to 15 an op apart from its count at the default 200,000.
 # Valgrind hides AVX-512 from the program it runs, so the count is of the
-# scalar paths only: the batch's eight-lane hash (engine/sipwide_simd.go)
-# is counted as its pairs fallback, and is timed instead.
+# scalar paths only: the batch's vector forms (engine/wide_simd.go: the ID
+# check, the hash and the bloom test eight IDs at a time) are not counted,
+# and are timed instead.
 set -euo pipefail
 pkg=$1 bench=$2 ops=${3:-200000}
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }

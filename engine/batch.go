@@ -104,11 +104,6 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 		// (bench/instructions.sh on BenchmarkScreeningHandler/text: 738
 		// instructions an ID before, 704 after).
 		var bad, look uint32
-		// Validated and hashed two at a time (sip17x2), in one pass; an
-		// invalid ID's zero body is hashed too, and ignored. The touch
-		// keeps each block's index for the test (bench/instructions.sh on
-		// BenchmarkScreeningHandler/text, 200,000 IDs: 621 instructions an
-		// ID with a pass each and the index computed twice, 603 now).
 		k0, k1 := s.key.k0, s.key.k1
 		if wide {
 			// Loaded into lanes, validated and hashed eight at a time
@@ -138,6 +133,12 @@ func batch[T string | []byte](s *Snapshot, ids []T, out []Result, hits []Hit) (_
 				sip17x8(k0, k1, (*[8]uint64)(m0[g:]), (*[8]uint64)(m1[g:]), (*[8]uint64)(last[g:]), (*[8]uint64)(ps[g:]))
 			}
 		} else {
+			// Validated and hashed two at a time (sip17x2), in one pass;
+			// an invalid ID's zero body is hashed too, and ignored. The
+			// touch keeps each block's index for the test
+			// (bench/instructions.sh on BenchmarkScreeningHandler/text,
+			// 200,000 IDs: 621 instructions an ID with a pass each and the
+			// index computed twice, 603 now).
 			for j := 0; j < len(group); j += 2 {
 				if j+1 == len(group) {
 					b, e := validate(s.cal, group[j])

@@ -110,7 +110,7 @@ func checkBatchPath(t *testing.T, s *Snapshot, ids []string) {
 	for i, id := range ids {
 		w := s.Lookup(id)
 		if got[i] != w || gotBytes[i] != w {
-			t.Fatalf("ID %d of %d (%q, wide hash %v): Lookup %+v, LookupBatch %+v, LookupBatchBytes %+v", i, len(ids), id, wide, w, got[i], gotBytes[i])
+			t.Fatalf("ID %d of %d (%q, wide %v): Lookup %+v, LookupBatch %+v, LookupBatchBytes %+v", i, len(ids), id, wide, w, got[i], gotBytes[i])
 		}
 		if w.Status != Green {
 			want = append(want, Hit{i, w})

@@ -207,8 +207,7 @@ func TestValidateDates(t *testing.T) {
 	var b [IDLen]byte
 	copy(b[:], "110105")
 	copy(b[14:], "002")
-	var lanes []string // every date, for validate8 too
-	defer func() { checkValidate8(t, testCal, lanes) }()
+	var dates []string // every ID below, for validate8 too
 	for _, y := range years {
 		for m := range 100 {
 			for d := range 42 {
@@ -226,14 +225,15 @@ func TestValidateDates(t *testing.T) {
 				if want := refValidate(testCal, s); got != want {
 					t.Fatalf("%s: validate %v, reference %v", s[6:14], got, want)
 				}
-				lanes = append(lanes, s)
+				dates = append(dates, s)
 			}
 		}
 	}
+	checkValidate8(t, testCal, dates)
 }
 
 // checkValidate8 runs validate8 over ids eight at a time (the last group
-// padded with its first ID; ids of another length are left to validate, as
+// padded with its last ID; ids of another length are left to validate, as
 // the batch does): with vectors, a lane's bit is set exactly when validate
 // accepts the ID and its date is not past c's floor; without them, never.
 func checkValidate8(t *testing.T, c *Calendar, ids []string) {
@@ -262,19 +262,33 @@ func checkValidate8(t *testing.T, c *Calendar, ids []string) {
 			}
 			want := hasAVX512 && e == 0 && key <= c.floor
 			if got := bits>>i&1 != 0; got != want {
-				t.Fatalf("%q: validate8 %v, want %v (validate: %v, vectors: %v)", s, got, want, e, hasAVX512)
+				t.Fatalf("%q: validate8 %v, want %v (validate accepts it: %v, error %d; vectors: %v)", s, got, want, e == 0, e, hasAVX512)
 			}
 		}
 	}
 }
 
-// TestValidate8: random IDs, then each with one byte replaced (every
-// position, digits, X, x and bytes around them), through validate8 as
-// checkValidate8 says; TestValidateDates runs it over its dates.
+// TestValidate8: one valid ID for each check value (0-9, X), then each
+// with every byte value at every position, and random IDs with one byte
+// replaced, through validate8 as checkValidate8 says; TestValidateDates
+// runs it over its dates.
 func TestValidate8(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	subs := []byte{0, ' ', '/', '0', '1', '5', '9', ':', 'X', 'x', 'Y', 0x7f, 0x80, 0xb0, 0xba, 0xff}
 	var ids []string
+	for want := range checkChars {
+		s := randomID(r)
+		for s[bodyLen] != checkChars[want] {
+			s = randomID(r)
+		}
+		for i := range IDLen {
+			b := []byte(s)
+			for c := range 256 {
+				b[i] = byte(c)
+				ids = append(ids, string(b))
+			}
+		}
+	}
+	subs := []byte{0, ' ', '/', '0', '1', '5', '9', ':', 'X', 'x', 'Y', 0x7f, 0x80, 0xb0, 0xba, 0xff}
 	for range 3000 {
 		s := randomID(r)
 		ids = append(ids, s, strings.ToLower(s))

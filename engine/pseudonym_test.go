@@ -90,7 +90,7 @@ func TestSip17x2(t *testing.T) {
 // processor have them: wide) and its scalar form against sip17, under
 // random keys; all-ones words reach every bit of the lanes.
 func TestSip17x8(t *testing.T) {
-	t.Logf("vectors: %v", wide)
+	t.Logf("vectors: %v", hasAVX512)
 	r := rand.New(rand.NewPCG(7, 8))
 	for n := range 2000 {
 		k0, k1 := r.Uint64(), r.Uint64()

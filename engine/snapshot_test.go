@@ -337,7 +337,7 @@ func TestBloomTest7(t *testing.T) {
 		at := bloomBlock(p, m)
 		got, want, vec := bloomTest(words, at, k, p), bloomTestAny(words, at, k, p), bloomTestVec(words, at, p)
 		if got != want || vec != want {
-			t.Fatalf("%#x: unrolled %v, vectors (%v) %v, loop %v", p, got, wide, vec, want)
+			t.Fatalf("%#x: unrolled %v, vector form (vectors: %v) %v, loop %v", p, got, hasAVX512, vec, want)
 		}
 		if got {
 			yes++

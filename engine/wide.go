@@ -11,10 +11,12 @@ var wide = false
 // hasAVX512 is false: no vectors in this build.
 const hasAVX512 = false
 
+// sip17x8 is eight sip17 calls here (wide_simd.go has the vector form).
 func sip17x8(k0, k1 uint64, m0, m1, last, out *[8]uint64) {
 	sip17x8Scalar(k0, k1, m0, m1, last, out)
 }
 
+// bloomTestVec is bloomTest for k = 7 here.
 func bloomTestVec(words []uint64, at, p uint64) bool {
 	return bloomTest(words, at, maxBloomK, p)
 }
