@@ -100,6 +100,11 @@ func newMetrics(s *Server) *metrics {
 	m.records = prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_snapshot_records", Help: "Distinct people in the live snapshot."})
 	f(m.version)
 	f(m.records)
+	vectors := prometheus.NewGauge(prometheus.GaugeOpts{Name: "hcx_batch_vectors", Help: "1 when batch lookups run in AVX-512 vectors (make build on a processor with AVX-512), 0 in scalar code."})
+	if engine.BatchVectors() {
+		vectors.Set(1)
+	}
+	f(vectors)
 	m.codes = newCodeMetrics(s.cfg.Store.Regions, f)
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m

@@ -619,6 +619,13 @@ func testReadyz(t *testing.T, c *contract) {
 
 func testMetrics(t *testing.T, c *contract) {
 	a := c.do(t, call{method: "GET", target: "/metrics", want: 200})
+	vectors := "hcx_batch_vectors 0\n"
+	if engine.BatchVectors() {
+		vectors = "hcx_batch_vectors 1\n"
+	}
+	if !bytes.Contains(a.body, []byte(vectors)) {
+		t.Errorf("/metrics lacks %q", vectors)
+	}
 	for _, id := range []string{c.sh[0], c.green} {
 		if bytes.Contains(a.body, []byte(id)) || bytes.Contains(a.body, []byte(id[:17])) {
 			t.Errorf("/metrics holds a looked-up ID")

@@ -219,7 +219,7 @@ func (s *Server) ListenAndServe(addr string) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("listening", "addr", ln.Addr().String())
+	s.log.Info("listening", "addr", ln.Addr().String(), "batch_vectors", engine.BatchVectors())
 	return s.Serve(ln)
 }
 
