@@ -27,7 +27,8 @@ const batchGroup = 32
 
 // BatchVectors reports whether this build, on this processor, runs the
 // batch lookups in AVX-512 vectors (wide_simd.go) rather than in scalar
-// code: the answers are the same, the cost an ID about half.
+// code: the answers are the same, the time an ID 0.53-0.69x the scalar
+// code's (BENCHMARKS.md, "The batch path in vectors").
 func BatchVectors() bool { return wide }
 
 // A group's IDs are bits of a uint32 in batch: this fails to compile if
