@@ -267,6 +267,17 @@ func TestBadData(t *testing.T) {
 	if _, err := OpenBytes(reseal(b), OpenOptions{Key: refKey}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("unsorted keys: %v", err)
 	}
+	// A region's red person marked yellow in the merged view, written by
+	// the encoder itself so that every checksum is right.
+	bad := goldenSnapshot(t)
+	ord := bad.regRed[0].Minimum()
+	bad.red.Remove(ord)
+	bad.yellow.Add(ord)
+	if data, err := bad.MarshalBinary(); err != nil {
+		t.Fatal(err)
+	} else if _, err := OpenBytes(data, OpenOptions{Key: refKey}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("region red, merged yellow: %v", err)
+	}
 	// The bloom bits' boundary is a version 3 rule: the same file marked
 	// version 2 opens.
 	moved := moveBloom(t, good, 8)

@@ -19,6 +19,7 @@ type benchSet struct {
 	snap  *Snapshot
 	byID  map[uint64]Status // the baseline: parse + Go map
 	pool  []string
+	held  []string // listed IDs only, benchPool of them
 	bytes float64 // resident bytes per record of the snapshot
 }
 
@@ -75,13 +76,14 @@ func getBenchSet(b *testing.B, n int, baseline bool, opts Options) *benchSet {
 			set.byID[uint64(id)] = Status(2 + i%3%2)
 		}
 	}
-	set.pool = make([]string, benchPool)
+	set.pool, set.held = make([]string, benchPool), make([]string, benchPool)
 	for i := range set.pool {
 		if r.IntN(100) < benchPresentPct {
 			set.pool[i] = listed[r.IntN(n)].String()
 		} else {
 			set.pool[i] = randomID(r)
 		}
+		set.held[i] = listed[r.IntN(n)].String()
 	}
 	return set
 }
@@ -108,14 +110,27 @@ func BenchmarkLookupExactOnly(b *testing.B) {
 	}
 }
 
-func benchLookup(b *testing.B, set *benchSet) {
+// BenchmarkLookupListed looks up listed IDs only: the exact index and a
+// listed person's answer (Snapshot.at), which the 1% of the usual mix pay.
+func BenchmarkLookupListed(b *testing.B) {
+	for _, n := range benchSizes(b) {
+		b.Run(sizeName(n), func(b *testing.B) {
+			set := getBenchSet(b, n, false, Options{})
+			benchLookupPool(b, set.snap, set.held)
+		})
+	}
+}
+
+func benchLookup(b *testing.B, set *benchSet) { benchLookupPool(b, set.snap, set.pool) }
+
+// benchLookupPool looks up pool's IDs in turn; pool's length is benchPool.
+func benchLookupPool(b *testing.B, snap *Snapshot, pool []string) {
 	b.ReportAllocs()
-	pool := set.pool
 	hits := 0
 	b.ResetTimer()
 	cpu := processCPU()
 	for i := 0; b.Loop(); i++ {
-		if set.snap.Lookup(pool[i&(benchPool-1)]).Status > Green {
+		if snap.Lookup(pool[i&(benchPool-1)]).Status > Green {
 			hits++
 		}
 	}
