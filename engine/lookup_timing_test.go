@@ -20,7 +20,7 @@ type benchSet struct {
 	byID  map[uint64]Status // the baseline: parse + Go map
 	pool  []string
 	held  []string // listed IDs only, benchPool of them
-	bytes float64 // resident bytes per record of the snapshot
+	bytes float64  // resident bytes per record of the snapshot
 }
 
 func benchSizes(b *testing.B) []int {
