@@ -459,11 +459,15 @@ func (s *Snapshot) decodeBitmaps(d []byte) error {
 	s.regRed, s.regYellow = make([]*roaring.Bitmap, nreg), make([]*roaring.Bitmap, nreg)
 	for i := range nreg {
 		s.regRed[i], s.regYellow[i] = bms[2+2*i], bms[3+2*i]
-		// Red wins: a person a region holds at red is red merged (at
-		// relies on it).
+		// Red wins: a person a region holds at red is red merged.
 		if n := s.regRed[i].GetCardinality(); s.regRed[i].AndCardinality(s.red) != n {
 			return formatErr(ErrCorrupt, 0, "region %d: red not within merged red", i)
 		}
+	}
+	// And a person red merged is red in some region (Snapshot.at answers
+	// a person one region lists with that region's colour).
+	if nreg > 0 && roaring.FastOr(s.regRed...).GetCardinality() != s.red.GetCardinality() {
+		return formatErr(ErrCorrupt, 0, "merged red not the regions' red")
 	}
 	// Every listed person is red or yellow in the merged view, exactly once.
 	if s.red.Intersects(s.yellow) || s.red.GetCardinality()+s.yellow.GetCardinality() != uint64(len(s.keys)) {

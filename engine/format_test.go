@@ -267,16 +267,28 @@ func TestBadData(t *testing.T) {
 	if _, err := OpenBytes(reseal(b), OpenOptions{Key: refKey}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("unsorted keys: %v", err)
 	}
-	// A region's red person marked yellow in the merged view, written by
-	// the encoder itself so that every checksum is right.
-	bad := goldenSnapshot(t)
-	ord := bad.regRed[0].Minimum()
-	bad.red.Remove(ord)
-	bad.yellow.Add(ord)
-	if data, err := bad.MarshalBinary(); err != nil {
-		t.Fatal(err)
-	} else if _, err := OpenBytes(data, OpenOptions{Key: refKey}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("region red, merged yellow: %v", err)
+	// Merged colours that contradict the regions' (red wins), written by
+	// the encoder itself so that every checksum is right: a region's red
+	// person yellow merged, and a person no region holds at red red merged.
+	for name, recolour := range map[string]func(s *Snapshot){
+		"region red, merged yellow": func(s *Snapshot) {
+			ord := s.regRed[0].Minimum()
+			s.red.Remove(ord)
+			s.yellow.Add(ord)
+		},
+		"no region red, merged red": func(s *Snapshot) {
+			ord := s.yellow.Minimum()
+			s.yellow.Remove(ord)
+			s.red.Add(ord)
+		},
+	} {
+		bad := goldenSnapshot(t)
+		recolour(bad)
+		if data, err := bad.MarshalBinary(); err != nil {
+			t.Fatal(err)
+		} else if _, err := OpenBytes(data, OpenOptions{Key: refKey}); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 	// The bloom bits' boundary is a version 3 rule: the same file marked
 	// version 2 opens.

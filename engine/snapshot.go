@@ -106,6 +106,16 @@ type Snapshot struct {
 	red, yellow       *roaring.Bitmap   // merged status by ordinal
 	regRed, regYellow []*roaring.Bitmap // per region
 
+	// src is each person's source in a byte, so that most listed people
+	// are answered with one read beside the since: 1 + region<<1 | 1 if
+	// red for a person one region lists, srcSeveral for one several list
+	// (the bitmaps answer those). Built from the bitmaps (index), 1 B a
+	// person, for more than srcRegions regions (else nil): with 40 the
+	// bitmaps alone took up to 80 roaring Contains a listed person, 58%
+	// of a batch's time at 19M people (bench/national), and as much CPU
+	// for a request of listed IDs.
+	src []uint8
+
 	// bloom over the pseudonyms, probed by double hashing of the pseudonym
 	// itself (no re-hashing of bytes). nil when built without one.
 	bloom     *bloom.BloomFilter
@@ -372,12 +382,38 @@ func blockedFPR(n int, m, k uint64) float64 {
 	return sum
 }
 
-// at builds the result for a listed ordinal. A person yellow in the merged
-// view is red in no region (red wins; decodeBitmaps checks it in a file),
-// so only the regions' yellow bitmaps are read for them: a bitmap read is
-// a cache miss, and this halves them (BenchmarkLookupListed).
+// srcSeveral marks a person several regions list in Snapshot.src.
+const srcSeveral = 0xff
+
+// srcRegions: up to this many regions a listed person costs at most
+// 2*srcRegions+1 bitmap reads, and a snapshot goes without src. At 4
+// regions src took a listed lookup from 610-1,040 to 480-630 CPU ns
+// (BenchmarkLookupListed, 4 alternated rounds), a few percent of the usual
+// 1%-listed mix, while its byte a person would be a twentieth of the
+// served memory (TestServedRSS in cmd/hcx: 18.4 to 19.5 B a person).
+const srcRegions = 8
+
+// at builds the result for a listed ordinal: from src for a person one
+// region lists, if the snapshot has src, else from the bitmaps. Each
+// bitmap read is a cache miss or more; a person yellow in the merged view
+// is red in no region (red wins), so only the regions' yellow bitmaps are
+// read for them (BenchmarkLookupListed at 4 regions, 4 alternated rounds:
+// 830-1,140 CPU ns a listed lookup reading all, 610-1,040 so).
+// decodeBitmaps checks in a file what this relies on: merged red is
+// exactly the people some region holds at red.
 func (s *Snapshot) at(ord uint32) Result {
 	r := Result{Status: Yellow, Since: sinceDay(s.since[ord])}
+	if s.src != nil {
+		if v := s.src[ord]; v-1 < srcSeveral-1 { // not 0 (no region: not in a valid snapshot) nor srcSeveral
+			// One region: its colour is the merged one (decodeBitmaps).
+			if bit := uint64(1) << ((v - 1) >> 1); v&1 == 0 {
+				r.Status, r.Red = Red, bit
+			} else {
+				r.Yellow = bit
+			}
+			return r
+		}
+	}
 	if !s.red.Contains(ord) {
 		for i := range s.regYellow {
 			if s.regYellow[i].Contains(ord) {
@@ -463,12 +499,37 @@ func (s *Snapshot) index() {
 		s.table[t] = uint32(j)
 	}
 	s.table[1<<b] = uint32(len(s.keys))
+	s.indexSources()
 	s.info.Records = len(s.keys)
 	s.info.Red = int(s.red.GetCardinality())
 	s.info.Yellow = int(s.yellow.GetCardinality())
 	for i := range s.info.Regions {
 		s.info.Regions[i].Red = int(s.regRed[i].GetCardinality())
 		s.info.Regions[i].Yellow = int(s.regYellow[i].GetCardinality())
+	}
+}
+
+// indexSources fills src from the regions' bitmaps.
+func (s *Snapshot) indexSources() {
+	if len(s.regRed) <= srcRegions {
+		return
+	}
+	s.src = make([]uint8, len(s.keys))
+	buf := make([]uint32, 1024)
+	for i := range s.regRed {
+		for c, bm := range [2]*roaring.Bitmap{s.regYellow[i], s.regRed[i]} {
+			v := uint8(1 + i<<1 + c)
+			it := bm.ManyIterator()
+			for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+				for _, ord := range buf[:n] {
+					if s.src[ord] == 0 {
+						s.src[ord] = v
+					} else {
+						s.src[ord] = srcSeveral
+					}
+				}
+			}
+		}
 	}
 }
 
