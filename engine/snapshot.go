@@ -109,12 +109,14 @@ type Snapshot struct {
 	// src is each person's source in a byte, so that most listed people
 	// are answered with one read beside the since: 1 + region<<1 | 1 if
 	// red for a person one region lists, srcSeveral for one several list
-	// (the bitmaps answer those). Built from the bitmaps (index), 1 B a
-	// person, for more than srcRegions regions (else nil): with 40 the
+	// (several answers those). Built from the bitmaps (index), 1 B a
+	// person and 20 B one several list, for more than srcRegions regions
+	// (else nil): with 40 the
 	// bitmaps alone took up to 80 roaring Contains a listed person, 58%
 	// of a batch's time at 19M people (bench/national), and as much CPU
 	// for a request of listed IDs.
-	src []uint8
+	src     []uint8
+	several severalIndex // the sources of the people src marks srcSeveral
 
 	// bloom over the pseudonyms, probed by double hashing of the pseudonym
 	// itself (no re-hashing of bytes). nil when built without one.
@@ -393,8 +395,8 @@ const srcSeveral = 0xff
 // served memory (TestServedRSS in cmd/hcx: 18.4 to 19.5 B a person).
 const srcRegions = 8
 
-// at builds the result for a listed ordinal: from src for a person one
-// region lists, if the snapshot has src, else from the bitmaps. Each
+// at builds the result for a listed ordinal: from src and several, if the
+// snapshot has them, else from the bitmaps. Each
 // bitmap read is a cache miss or more; a person yellow in the merged view
 // is red in no region (red wins), so only the regions' yellow bitmaps are
 // read for them (BenchmarkLookupListed at 4 regions, 4 alternated rounds:
@@ -404,7 +406,15 @@ const srcRegions = 8
 func (s *Snapshot) at(ord uint32) Result {
 	r := Result{Status: Yellow, Since: sinceDay(s.since[ord])}
 	if s.src != nil {
-		if v := s.src[ord]; v-1 < srcSeveral-1 { // not 0 (no region: not in a valid snapshot) nor srcSeveral
+		switch v := s.src[ord]; {
+		case v == srcSeveral:
+			m := s.several.masks[s.several.find(ord)]
+			r.Red, r.Yellow = m[1], m[0]&^m[1] // a region's red beats its yellow
+			if r.Red != 0 {
+				r.Status = Red
+			}
+			return r
+		case v != 0: // 0: no region, not in a valid snapshot
 			// One region: its colour is the merged one (decodeBitmaps).
 			if bit := uint64(1) << ((v - 1) >> 1); v&1 == 0 {
 				r.Status, r.Red = Red, bit
@@ -509,28 +519,80 @@ func (s *Snapshot) index() {
 	}
 }
 
-// indexSources fills src from the regions' bitmaps.
+// indexSources fills src, and the several table, from the regions'
+// bitmaps.
 func (s *Snapshot) indexSources() {
 	if len(s.regRed) <= srcRegions {
 		return
 	}
 	s.src = make([]uint8, len(s.keys))
+	s.eachListing(func(ord uint32, i, c int) {
+		if s.src[ord] == 0 {
+			s.src[ord] = uint8(1 + i<<1 + c)
+		} else {
+			s.src[ord] = srcSeveral
+		}
+	})
+	sev := &s.several
+	for ord, v := range s.src {
+		if v == srcSeveral {
+			sev.ords = append(sev.ords, uint32(ord))
+		}
+	}
+	sev.masks = make([][2]uint64, len(sev.ords))
+	sev.table = make([]uint32, len(s.keys)>>severalShift+2)
+	j := 0
+	for b := range sev.table {
+		for j < len(sev.ords) && int(sev.ords[j]>>severalShift) < b {
+			j++
+		}
+		sev.table[b] = uint32(j)
+	}
+	s.eachListing(func(ord uint32, i, c int) {
+		if s.src[ord] == srcSeveral {
+			sev.masks[sev.find(ord)][c] |= 1 << uint(i)
+		}
+	})
+}
+
+// eachListing calls f for every person each region lists, with the region
+// and c = 0 for yellow, 1 for red.
+func (s *Snapshot) eachListing(f func(ord uint32, i, c int)) {
 	buf := make([]uint32, 1024)
 	for i := range s.regRed {
 		for c, bm := range [2]*roaring.Bitmap{s.regYellow[i], s.regRed[i]} {
-			v := uint8(1 + i<<1 + c)
 			it := bm.ManyIterator()
 			for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
 				for _, ord := range buf[:n] {
-					if s.src[ord] == 0 {
-						s.src[ord] = v
-					} else {
-						s.src[ord] = srcSeveral
-					}
+					f(ord, i, c)
 				}
 			}
 		}
 	}
+}
+
+// severalIndex holds the sources of the people several regions list (a
+// few percent of them), by ordinal: table[ord>>severalShift] is the first
+// of ords in that block of ordinals, so a find reads two adjacent table
+// entries and a few ords, and then the masks.
+type severalIndex struct {
+	ords  []uint32
+	masks [][2]uint64 // the regions that hold ords[j] at yellow, at red
+	table []uint32
+}
+
+const severalShift = 8
+
+// find returns ord's index in ords; ord must be there.
+func (x *severalIndex) find(ord uint32) int {
+	b := ord >> severalShift
+	lo, hi := x.table[b], x.table[b+1]
+	for j, o := range x.ords[lo:hi] {
+		if o == ord {
+			return int(lo) + j
+		}
+	}
+	panic("engine: several-source index out of step with src")
 }
 
 // HasBloom reports whether the snapshot carries a bloom filter, and whether
