@@ -3,6 +3,7 @@ package engine
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 	"time"
 
@@ -519,27 +520,47 @@ func (s *Snapshot) index() {
 	}
 }
 
-// indexSources fills src, and the several table, from the regions'
-// bitmaps.
+// indexSources fills src, and the several index, from the regions'
+// bitmaps, in one pass over the listings: those of people several regions
+// list are kept aside as ord<<8 | region<<1 | c and sorted (a second pass
+// over every listing for them took as long as the first, bench/national).
 func (s *Snapshot) indexSources() {
 	if len(s.regRed) <= srcRegions {
 		return
 	}
 	s.src = make([]uint8, len(s.keys))
-	s.eachListing(func(ord uint32, i, c int) {
-		if s.src[ord] == 0 {
-			s.src[ord] = uint8(1 + i<<1 + c)
-		} else {
-			s.src[ord] = srcSeveral
-		}
-	})
-	sev := &s.several
-	for ord, v := range s.src {
-		if v == srcSeveral {
-			sev.ords = append(sev.ords, uint32(ord))
+	var aside []uint64
+	buf := make([]uint32, 1024)
+	for i := range s.regRed {
+		for c, bm := range [2]*roaring.Bitmap{s.regYellow[i], s.regRed[i]} {
+			v := uint8(1 + i<<1 + c)
+			it := bm.ManyIterator()
+			for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
+				for _, ord := range buf[:n] {
+					switch was := s.src[ord]; was {
+					case 0:
+						s.src[ord] = v
+						continue
+					case srcSeveral:
+					default: // the first listing goes aside too
+						aside = append(aside, uint64(ord)<<8|uint64(was-1))
+						s.src[ord] = srcSeveral
+					}
+					aside = append(aside, uint64(ord)<<8|uint64(v-1))
+				}
+			}
 		}
 	}
-	sev.masks = make([][2]uint64, len(sev.ords))
+	slices.Sort(aside)
+	sev := &s.several
+	for _, a := range aside {
+		ord := uint32(a >> 8)
+		if len(sev.ords) == 0 || sev.ords[len(sev.ords)-1] != ord {
+			sev.ords = append(sev.ords, ord)
+			sev.masks = append(sev.masks, [2]uint64{})
+		}
+		sev.masks[len(sev.masks)-1][a&1] |= 1 << (a >> 1 & 63)
+	}
 	sev.table = make([]uint32, len(s.keys)>>severalShift+2)
 	j := 0
 	for b := range sev.table {
@@ -547,27 +568,6 @@ func (s *Snapshot) indexSources() {
 			j++
 		}
 		sev.table[b] = uint32(j)
-	}
-	s.eachListing(func(ord uint32, i, c int) {
-		if s.src[ord] == srcSeveral {
-			sev.masks[sev.find(ord)][c] |= 1 << uint(i)
-		}
-	})
-}
-
-// eachListing calls f for every person each region lists, with the region
-// and c = 0 for yellow, 1 for red.
-func (s *Snapshot) eachListing(f func(ord uint32, i, c int)) {
-	buf := make([]uint32, 1024)
-	for i := range s.regRed {
-		for c, bm := range [2]*roaring.Bitmap{s.regYellow[i], s.regRed[i]} {
-			it := bm.ManyIterator()
-			for n := it.NextMany(buf); n > 0; n = it.NextMany(buf) {
-				for _, ord := range buf[:n] {
-					f(ord, i, c)
-				}
-			}
-		}
 	}
 }
 
