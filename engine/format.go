@@ -459,7 +459,11 @@ func (s *Snapshot) decodeBitmaps(d []byte) error {
 	s.regRed, s.regYellow = make([]*roaring.Bitmap, nreg), make([]*roaring.Bitmap, nreg)
 	for i := range nreg {
 		s.regRed[i], s.regYellow[i] = bms[2+2*i], bms[3+2*i]
-		// Red wins: a person a region holds at red is red merged.
+		// A region holds a person at one colour (the builder's red beats
+		// yellow), and red wins: its red people are red merged.
+		if s.regRed[i].Intersects(s.regYellow[i]) {
+			return formatErr(ErrCorrupt, 0, "region %d: a person both red and yellow", i)
+		}
 		if n := s.regRed[i].GetCardinality(); s.regRed[i].AndCardinality(s.red) != n {
 			return formatErr(ErrCorrupt, 0, "region %d: red not within merged red", i)
 		}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -280,6 +282,22 @@ func TestBadData(t *testing.T) {
 			ord := s.yellow.Minimum()
 			s.yellow.Remove(ord)
 			s.red.Add(ord)
+		},
+		// Both at once: the counts still agree.
+		"the two swapped": func(s *Snapshot) {
+			a := s.regRed[0].Minimum()
+			never := roaring.AndNot(s.yellow, roaring.FastOr(s.regRed...))
+			if never.IsEmpty() {
+				t.Fatal("the golden snapshot has no person red nowhere")
+			}
+			y := never.Minimum()
+			s.red.Remove(a)
+			s.yellow.Add(a)
+			s.yellow.Remove(y)
+			s.red.Add(y)
+		},
+		"red and yellow in one region": func(s *Snapshot) {
+			s.regYellow[0].Add(s.regRed[0].Minimum())
 		},
 	} {
 		bad := goldenSnapshot(t)

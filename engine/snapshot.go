@@ -108,14 +108,13 @@ type Snapshot struct {
 	regRed, regYellow []*roaring.Bitmap // per region
 
 	// src is each person's source in a byte, so that most listed people
-	// are answered with one read beside the since: 1 + region<<1 | 1 if
-	// red for a person one region lists, srcSeveral for one several list
+	// are answered with one read beside the since: 1 + (region<<1 | 1 if
+	// red) for a person one region lists, srcSeveral for one several list
 	// (several answers those). Built from the bitmaps (index), 1 B a
 	// person and 20 B one several list, for more than srcRegions regions
-	// (else nil): with 40 the
-	// bitmaps alone took up to 80 roaring Contains a listed person, 58%
-	// of a batch's time at 19M people (bench/national), and as much CPU
-	// for a request of listed IDs.
+	// (else nil): with 40 the bitmaps alone took up to 81 roaring Contains
+	// a listed person, 58% of a batch's time at 19M people
+	// (bench/national), and as much CPU for a request of listed IDs.
 	src     []uint8
 	several severalIndex // the sources of the people src marks srcSeveral
 
@@ -393,7 +392,8 @@ const srcSeveral = 0xff
 // regions src took a listed lookup from 610-1,040 to 480-630 CPU ns
 // (BenchmarkLookupListed, 4 alternated rounds), a few percent of the usual
 // 1%-listed mix, while its byte a person would be a twentieth of the
-// served memory (TestServedRSS in cmd/hcx: 18.4 to 19.5 B a person).
+// served memory (TestServedRSS in cmd/hcx: 18.4 to 19.5 B a person,
+// measured before the loader read files at their size).
 const srcRegions = 8
 
 // at builds the result for a listed ordinal: from src and several, if the
@@ -410,12 +410,12 @@ func (s *Snapshot) at(ord uint32) Result {
 		switch v := s.src[ord]; {
 		case v == srcSeveral:
 			m := s.several.masks[s.several.find(ord)]
-			r.Red, r.Yellow = m[1], m[0]&^m[1] // a region's red beats its yellow
+			r.Red, r.Yellow = m[1], m[0]
 			if r.Red != 0 {
 				r.Status = Red
 			}
 			return r
-		case v != 0: // 0: no region, not in a valid snapshot
+		case v != 0: // 0: no region (a file may say so; a build never does)
 			// One region: its colour is the merged one (decodeBitmaps).
 			if bit := uint64(1) << ((v - 1) >> 1); v&1 == 0 {
 				r.Status, r.Red = Red, bit
@@ -530,6 +530,7 @@ func (s *Snapshot) indexSources() {
 	}
 	s.src = make([]uint8, len(s.keys))
 	var aside []uint64
+	several := 0 // people
 	buf := make([]uint32, 1024)
 	for i := range s.regRed {
 		for c, bm := range [2]*roaring.Bitmap{s.regYellow[i], s.regRed[i]} {
@@ -545,6 +546,7 @@ func (s *Snapshot) indexSources() {
 					default: // the first listing goes aside too
 						aside = append(aside, uint64(ord)<<8|uint64(was-1))
 						s.src[ord] = srcSeveral
+						several++
 					}
 					aside = append(aside, uint64(ord)<<8|uint64(v-1))
 				}
@@ -553,6 +555,7 @@ func (s *Snapshot) indexSources() {
 	}
 	slices.Sort(aside)
 	sev := &s.several
+	sev.ords, sev.masks = make([]uint32, 0, several), make([][2]uint64, 0, several)
 	for _, a := range aside {
 		ord := uint32(a >> 8)
 		if len(sev.ords) == 0 || sev.ords[len(sev.ords)-1] != ord {
@@ -571,8 +574,8 @@ func (s *Snapshot) indexSources() {
 	}
 }
 
-// severalIndex holds the sources of the people several regions list (a
-// few percent of them), by ordinal: table[ord>>severalShift] is the first
+// severalIndex holds the sources of the people several regions list (at
+// most 5% of a national day's), by ordinal: table[ord>>severalShift] is the first
 // of ords in that block of ordinals, so a find reads two adjacent table
 // entries and a few ords, and then the masks.
 type severalIndex struct {

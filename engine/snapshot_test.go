@@ -173,6 +173,69 @@ func checkAgainst(t *testing.T, s *Snapshot, ref reference, ids []string, nreg i
 	}
 }
 
+// bitmapAt is Snapshot.at read from the bitmaps alone: merged red, then
+// each region's red, else its yellow.
+func bitmapAt(s *Snapshot, ord uint32) Result {
+	r := Result{Status: Yellow, Since: sinceDay(s.since[ord])}
+	if s.red.Contains(ord) {
+		r.Status = Red
+	}
+	for i := range s.regRed {
+		if s.regRed[i].Contains(ord) {
+			r.Red |= 1 << uint(i)
+		} else if s.regYellow[i].Contains(ord) {
+			r.Yellow |= 1 << uint(i)
+		}
+	}
+	return r
+}
+
+// TestAtMatchesBitmaps: for every person of files a builder never writes
+// but a reader accepts (yellow people no region lists; the last person
+// red in the last region and yellow in all the others), and at the radix
+// table's block edges, at answers as the bitmaps do, with and without src.
+func TestAtMatchesBitmaps(t *testing.T) {
+	for _, nreg := range []int{4, 9, 40, 64} {
+		for _, n := range []int{1, 255, 256, 257, 513, 3000} {
+			t.Run(fmt.Sprintf("regions=%d/n=%d", nreg, n), func(t *testing.T) {
+				s, _, _ := randomSnapshot(t, 7, n, nreg, Options{})
+				for ord := uint32(0); ord < uint32(n); ord += 3 {
+					if !s.red.Contains(ord) {
+						for i := range nreg {
+							s.regYellow[i].Remove(ord)
+						}
+					}
+				}
+				last := uint32(n - 1)
+				s.yellow.Remove(last)
+				s.red.Add(last)
+				for i := range nreg {
+					s.regRed[i].Remove(last)
+					s.regYellow[i].Add(last)
+				}
+				s.regYellow[nreg-1].Remove(last)
+				s.regRed[nreg-1].Add(last)
+				b, err := s.MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				o, err := OpenBytes(b, OpenOptions{Key: testKey, Calendar: testCal})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (o.src != nil) != (nreg > srcRegions) {
+					t.Fatalf("src built: %v, with %d regions", o.src != nil, nreg)
+				}
+				for ord := uint32(0); ord < uint32(n); ord++ {
+					if got, want := o.at(ord), bitmapAt(o, ord); got != want {
+						t.Fatalf("ordinal %d: %+v, the bitmaps say %+v", ord, got, want)
+					}
+				}
+			})
+		}
+	}
+}
+
 func TestSnapshotMatchesReference(t *testing.T) {
 	for _, n := range []int{0, 1, 7, 300, 6000, 40000} {
 		for _, nreg := range []int{1, 4, 40, 64} {
