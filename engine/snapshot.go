@@ -397,16 +397,10 @@ const srcSeveral = 0xff
 const srcRegions = 8
 
 // at builds the result for a listed ordinal: from src and several, if the
-// snapshot has them, else from the bitmaps. Each
-// bitmap read is a cache miss or more; a person yellow in the merged view
-// is red in no region (red wins), so only the regions' yellow bitmaps are
-// read for them (BenchmarkLookupListed at 4 regions, 4 alternated rounds:
-// 830-1,140 CPU ns a listed lookup reading all, 610-1,040 so).
-// decodeBitmaps checks in a file what this relies on: merged red is
-// exactly the people some region holds at red.
+// snapshot has them, else from the bitmaps (bitmapAt).
 func (s *Snapshot) at(ord uint32) Result {
-	r := Result{Status: Yellow, Since: sinceDay(s.since[ord])}
 	if s.src != nil {
+		r := Result{Status: Yellow, Since: sinceDay(s.since[ord])}
 		switch v := s.src[ord]; {
 		case v == srcSeveral:
 			m := s.several.masks[s.several.find(ord)]
@@ -425,6 +419,18 @@ func (s *Snapshot) at(ord uint32) Result {
 			return r
 		}
 	}
+	return s.bitmapAt(ord)
+}
+
+// bitmapAt is at from the bitmaps. Each bitmap read is a cache miss or
+// more; a person yellow in the merged view is red in no region (red wins),
+// so only the regions' yellow bitmaps are read for them
+// (BenchmarkLookupListed at 4 regions, 4 alternated rounds: 830-1,140 CPU
+// ns a listed lookup reading all, 610-1,040 so). decodeBitmaps checks in a
+// file what at relies on: a region holds a person at one colour, and
+// merged red is exactly the people some region holds at red.
+func (s *Snapshot) bitmapAt(ord uint32) Result {
+	r := Result{Status: Yellow, Since: sinceDay(s.since[ord])}
 	if !s.red.Contains(ord) {
 		for i := range s.regYellow {
 			if s.regYellow[i].Contains(ord) {

@@ -173,27 +173,12 @@ func checkAgainst(t *testing.T, s *Snapshot, ref reference, ids []string, nreg i
 	}
 }
 
-// bitmapAt is Snapshot.at read from the bitmaps alone: merged red, then
-// each region's red, else its yellow.
-func bitmapAt(s *Snapshot, ord uint32) Result {
-	r := Result{Status: Yellow, Since: sinceDay(s.since[ord])}
-	if s.red.Contains(ord) {
-		r.Status = Red
-	}
-	for i := range s.regRed {
-		if s.regRed[i].Contains(ord) {
-			r.Red |= 1 << uint(i)
-		} else if s.regYellow[i].Contains(ord) {
-			r.Yellow |= 1 << uint(i)
-		}
-	}
-	return r
-}
-
 // TestAtMatchesBitmaps: for every person of files a builder never writes
 // but a reader accepts (yellow people no region lists; the last person
-// red in the last region and yellow in all the others), and at the radix
-// table's block edges, at answers as the bitmaps do, with and without src.
+// red in the last region and yellow in all the others), and at the
+// several index's block edges, at answers from src as the bitmaps do.
+// (With srcRegions regions or fewer at is bitmapAt; checkAgainst compares
+// both with the reference model.)
 func TestAtMatchesBitmaps(t *testing.T) {
 	for _, nreg := range []int{4, 9, 40, 64} {
 		for _, n := range []int{1, 255, 256, 257, 513, 3000} {
@@ -215,19 +200,12 @@ func TestAtMatchesBitmaps(t *testing.T) {
 				}
 				s.regYellow[nreg-1].Remove(last)
 				s.regRed[nreg-1].Add(last)
-				b, err := s.MarshalBinary()
-				if err != nil {
-					t.Fatal(err)
-				}
-				o, err := OpenBytes(b, OpenOptions{Key: testKey, Calendar: testCal})
-				if err != nil {
-					t.Fatal(err)
-				}
+				o := reopen(t, s)
 				if (o.src != nil) != (nreg > srcRegions) {
 					t.Fatalf("src built: %v, with %d regions", o.src != nil, nreg)
 				}
 				for ord := uint32(0); ord < uint32(n); ord++ {
-					if got, want := o.at(ord), bitmapAt(o, ord); got != want {
+					if got, want := o.at(ord), o.bitmapAt(ord); got != want {
 						t.Fatalf("ordinal %d: %+v, the bitmaps say %+v", ord, got, want)
 					}
 				}
@@ -248,14 +226,7 @@ func TestSnapshotMatchesReference(t *testing.T) {
 					s, ref, ids := randomSnapshot(t, 1, n, nreg, opts)
 					checkAgainst(t, s, ref, ids, nreg)
 					// And after a trip through the file format.
-					b, err := s.MarshalBinary()
-					if err != nil {
-						t.Fatal(err)
-					}
-					o, err := OpenBytes(b, OpenOptions{Key: testKey, Calendar: testCal})
-					if err != nil {
-						t.Fatal(err)
-					}
+					o := reopen(t, s)
 					checkAgainst(t, o, ref, ids, nreg)
 					if has, hot := o.HasBloom(); has != (opts.BloomFPR >= 0 && n > 0) || hot != (has && !opts.ExactOnly) {
 						t.Fatalf("reopened bloom: has %v hot %v", has, hot)

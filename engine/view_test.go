@@ -33,6 +33,16 @@ func shifted(b []byte) []byte {
 	return append(make([]byte, 1, len(b)+1), b...)[1:]
 }
 
+// reopen is s after a trip through its file.
+func reopen(t *testing.T, s *Snapshot) *Snapshot {
+	t.Helper()
+	b, err := s.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openTest(t, b)
+}
+
 func openTest(t *testing.T, b []byte) *Snapshot {
 	t.Helper()
 	s, err := OpenBytes(b, OpenOptions{Key: testKey, Calendar: testCal})
