@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -37,6 +38,7 @@ type lazyConn struct {
 	net.Conn
 	t      *timeouts
 	idle   bool // waiting for a request on a keep-alive connection
+	yield  bool // the first read of a keep-alive wait: let other connections run first
 	rFresh bool // a phase (active, idle) began: its read deadline counts from the next read
 	wFresh bool // likewise for writes
 	rd, wd deadline
@@ -105,6 +107,17 @@ func (d *deadline) want(fresh *bool, timeout int64) int64 {
 }
 
 func (c *lazyConn) Read(p []byte) (int, error) {
+	if c.yield {
+		// The client sends its next request only once it has our answer,
+		// so a read now finds nothing: a system call for EAGAIN, then the
+		// poller. Behind the other connections' work the request is most
+		// often there (strace -c under 64 connections of single GETs:
+		// 0.91 EAGAIN reads a request without this, 0.004 with it; the
+		// server's CPU a GET 9.3-11.4 -> 8.5-9.7 us). With nothing else
+		// to run it returns at once.
+		c.yield = false
+		runtime.Gosched()
+	}
 	timeout := c.t.read
 	if c.idle {
 		timeout = c.t.idle
@@ -141,7 +154,7 @@ func (c *lazyConn) SetDeadline(t time.Time) error {
 // phase starts a request's phase (active) or a keep-alive wait (idle).
 // A request's explicit deadlines end with it.
 func (c *lazyConn) phase(idle bool) {
-	c.idle, c.rFresh, c.wFresh = idle, true, true
+	c.idle, c.rFresh, c.wFresh, c.yield = idle, true, true, idle
 	if idle {
 		c.rd.explicit, c.wd.explicit = 0, 0
 	}
