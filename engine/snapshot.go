@@ -581,9 +581,9 @@ func (s *Snapshot) indexSources() {
 }
 
 // severalIndex holds the sources of the people several regions list (at
-// most 5% of a national day's), by ordinal: table[ord>>severalShift] is the first
-// of ords in that block of ordinals, so a find reads two adjacent table
-// entries and a few ords, and then the masks.
+// most 5% of a national day's), by ordinal: table[ord>>severalShift] is
+// the first of ords in that block of ordinals, so a find reads two
+// adjacent table entries and a few ords, and then the masks.
 type severalIndex struct {
 	ords  []uint32
 	masks [][2]uint64 // the regions that hold ords[j] at yellow, at red
